@@ -1,0 +1,31 @@
+"""The exceptions logship raises: one base class, a few subclasses that say what failed."""
+
+from __future__ import annotations
+
+
+class LogshipError(Exception):
+    """Base class of every error logship raises on purpose."""
+
+
+class ConfigError(LogshipError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class DecodeError(LogshipError):
+    """A Firehose record is not a CloudWatch Logs subscription payload."""
+
+
+class DeliveryError(LogshipError):
+    """Datadog did not accept logs and they could not be kept elsewhere."""
+
+
+class AuthError(DeliveryError):
+    """Datadog refused the API key (401/403). The message names the key's source, never the key."""
+
+
+class ReingestError(LogshipError):
+    """Records could not be put back into Firehose or Kinesis."""
+
+
+class DeadLetterError(LogshipError):
+    """A dead letter could not be written or read."""

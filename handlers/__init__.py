@@ -1,0 +1,1 @@
+"""Thin AWS Lambda entry points; the work is in the :mod:`logship` library."""

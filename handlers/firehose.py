@@ -1,0 +1,25 @@
+"""Lambda entry point for a Firehose data-transformation function: ``handlers.firehose.handler``.
+
+Settings are read and logging configured at the first invocation, not at
+import: importing this module does no I/O and creates no AWS client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logship.app import LambdaContext, Logship
+from logship.settings import Settings
+from logship.telemetry import configure_logging
+
+_app: Logship | None = None
+
+
+def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    """Transform one Firehose batch of CloudWatch Logs records."""
+    global _app  # noqa: PLW0603 - the one piece of warm-start state, on purpose
+    if _app is None:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        _app = Logship(settings)
+    return _app.handle(event, context)

@@ -1,0 +1,324 @@
+"""Datadog delivery: HTTP intake v2 requests, concurrent, with a retry policy per status.
+
+This is the only module that talks to Datadog. Request bodies are built from
+already-serialized entries (no model object per log), gzip-compressed, and
+sent over pooled keep-alive connections by a few threads. Each status is
+classified: 2xx accepted; 408/429/5xx and transport errors retried with
+backoff (honouring ``Retry-After`` / ``X-Ratelimit-Reset``) until the
+deadline; 413 splits the batch; 400 splits until the rejected entry is
+isolated; 401/403 refetch the key once, then stop everything with an
+:class:`~logship.errors.AuthError` that names the key's source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import logging
+import random
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from logship import limits
+from logship.batching import batch_entries, payload
+from logship.reingest import backoff_delay
+
+logger = logging.getLogger(__name__)
+
+_GZIP_WBITS = 31
+RETRYABLE = frozenset({408, 425, 429})
+# Never hold a thread longer than this between two attempts.
+MAX_BACKOFF_SECONDS = 10.0
+MAX_ATTEMPTS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpResponse:
+    """Status, headers (lower-cased names) and body of one HTTP response."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+
+class Transport(Protocol):
+    """Sends one POST; raises ``OSError`` (or ``http.client.HTTPException``) on transport failure."""
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
+        """POST ``body`` to ``url``."""
+        ...
+
+
+class HttpTransport:
+    """Keep-alive HTTP(S) connections, one per thread and host, reused across invocations."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
+        """POST over this thread's connection; a stale kept-alive connection is redialled once."""
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        for reuse in (True, False):
+            conn, fresh = self._connection(parts.scheme, parts.netloc, timeout, reuse)
+            try:
+                conn.request("POST", path, body=body, headers=dict(headers))
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._drop(parts.netloc)
+                if fresh:
+                    raise
+                continue  # the server closed an idle connection: dial again once
+            except BaseException:
+                self._drop(parts.netloc)
+                raise
+            if response.will_close:
+                self._drop(parts.netloc)
+            return HttpResponse(
+                response.status, {k.lower(): v for k, v in response.getheaders()}, data
+            )
+        raise ConnectionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _connection(
+        self, scheme: str, netloc: str, timeout: float, reuse: bool
+    ) -> tuple[http.client.HTTPConnection, bool]:
+        pool: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
+        conn = pool.get(netloc) if reuse else None
+        if conn is not None:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            return conn, False
+        if scheme == "https":
+            conn = http.client.HTTPSConnection(netloc, timeout=timeout)
+        else:
+            conn = http.client.HTTPConnection(netloc, timeout=timeout)
+        pool[netloc] = conn
+        return conn, True
+
+    def _drop(self, netloc: str) -> None:
+        pool: dict[str, http.client.HTTPConnection] = self._local.__dict__.get("pool", {})
+        conn = pool.pop(netloc, None)
+        if conn is not None:
+            conn.close()
+
+
+class KeySource(Protocol):
+    """Where the API key comes from (see :class:`logship.secrets.ApiKeyProvider`)."""
+
+    source: str
+
+    @property
+    def refreshable(self) -> bool:
+        """Whether a refetch may give another key."""
+        ...
+
+    def get(self) -> str:
+        """The current key."""
+        ...
+
+    def refresh(self, stale: str) -> str:
+        """A freshly fetched key."""
+        ...
+
+
+@dataclasses.dataclass
+class DeliveryReport:
+    """The outcome of sending entries: every entry is accepted, rejected or undelivered."""
+
+    accepted: int = 0
+    rejected: list[tuple[bytes, str]] = dataclasses.field(default_factory=list)
+    undelivered: list[bytes] = dataclasses.field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    splits: int = 0
+    statuses: dict[int, int] = dataclasses.field(default_factory=dict)
+    auth_error: str | None = None
+
+    def merge(self, other: DeliveryReport) -> None:
+        """Add ``other``'s counts and entries to this report."""
+        self.accepted += other.accepted
+        self.rejected.extend(other.rejected)
+        self.undelivered.extend(other.undelivered)
+        self.requests += other.requests
+        self.retries += other.retries
+        self.splits += other.splits
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+        self.auth_error = self.auth_error or other.auth_error
+
+    @property
+    def total(self) -> int:
+        """Every entry this report accounts for."""
+        return self.accepted + len(self.rejected) + len(self.undelivered)
+
+
+class DatadogSender:
+    """Sends serialized entries to the logs intake; :meth:`send` never raises for Datadog's faults."""
+
+    def __init__(
+        self,
+        url: str,
+        keys: KeySource,
+        *,
+        transport: Transport | None = None,
+        concurrency: int = 4,
+        timeout: float = 10.0,
+        gzip_level: int = 1,
+        max_batch_bytes: int = limits.DATADOG_TARGET_REQUEST_BYTES,
+        max_batch_entries: int = limits.DATADOG_MAX_ENTRIES_PER_REQUEST,
+        max_attempts: int = MAX_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.keys = keys
+        self.transport = transport or HttpTransport()
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.gzip_level = gzip_level
+        self.max_batch_bytes = max_batch_bytes
+        self.max_batch_entries = max_batch_entries
+        self.max_attempts = max_attempts
+        self.sleep = sleep
+        self.clock = clock
+        self._pool: ThreadPoolExecutor | None = None
+        self._stop = threading.Event()
+        self._rng = random.Random()
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def send(self, entries: Iterable[bytes], *, deadline: float = float("inf")) -> DeliveryReport:
+        """Send every entry, ``concurrency`` requests at a time, until ``deadline`` (monotonic).
+
+        Entries are consumed lazily, so building them overlaps with sending.
+        What has not been accepted by the deadline comes back as undelivered.
+        """
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="logship-dd")
+        self._stop.clear()
+        report = DeliveryReport()
+        slots = threading.BoundedSemaphore(self.concurrency * 2)
+        futures: list[Future[DeliveryReport]] = []
+        for batch in batch_entries(
+            entries, max_entries=self.max_batch_entries, max_bytes=self.max_batch_bytes
+        ):
+            if self._stop.is_set() or not slots.acquire(timeout=max(deadline - self.clock(), 0)):
+                report.undelivered.extend(batch)
+                continue
+            future = self._pool.submit(self._deliver, batch, deadline)
+            future.add_done_callback(lambda _f: slots.release())
+            futures.append(future)
+        for future in futures:
+            report.merge(future.result())
+        return report
+
+    def _deliver(self, batch: list[bytes], deadline: float) -> DeliveryReport:
+        """Deliver one batch, splitting on 413 and 400; never raises."""
+        report = DeliveryReport()
+        stack = [batch]
+        while stack:
+            part = stack.pop()
+            if self._stop.is_set():
+                report.undelivered.extend(part)
+                continue
+            try:
+                status = self._post(part, deadline, report)
+            except Exception as err:  # noqa: BLE001 - a bug or key-fetch failure must not lose entries
+                logger.error("Datadog delivery failed: %s: %s", type(err).__name__, err)
+                report.auth_error = report.auth_error or f"{type(err).__name__}: {err}"
+                self._stop.set()
+                report.undelivered.extend(part)
+                continue
+            if status is not None and 200 <= status < 300:
+                report.accepted += len(part)
+            elif status in (400, 413) and len(part) > 1:
+                report.splits += 1
+                middle = len(part) // 2
+                stack.append(part[middle:])
+                stack.append(part[:middle])
+            elif status in (400, 413):
+                report.rejected.append((part[0], f"HTTP {status}"))
+            elif status in (401, 403):
+                report.auth_error = (
+                    f"Datadog refused the API key (HTTP {status}); the key comes from {self.keys.source}"
+                )
+                self._stop.set()
+                report.undelivered.extend(part)
+            else:
+                # Out of time or attempts, or a status no retry can fix (404: wrong URL).
+                if status is not None:
+                    logger.error("Datadog answered HTTP %s; %d entries not delivered", status, len(part))
+                report.undelivered.extend(part)
+        return report
+
+    def _post(self, part: list[bytes], deadline: float, report: DeliveryReport) -> int | None:
+        """POST one batch with retries; the final status, or None when time or attempts ran out."""
+        body = zlib.compress(payload(part), self.gzip_level, wbits=_GZIP_WBITS)
+        refreshed = False
+        attempt = 0
+        while True:
+            remaining = deadline - self.clock()
+            if remaining <= 0 or self._stop.is_set():
+                return None
+            key = self.keys.get()
+            headers = {
+                "DD-API-KEY": key,
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+                "User-Agent": "logship",
+            }
+            report.requests += 1
+            retry_after: float | None = None
+            try:
+                response = self.transport.post(self.url, body, headers, min(self.timeout, remaining))
+            except (OSError, http.client.HTTPException) as err:
+                status: int | None = None
+                logger.warning("Datadog transport error: %s: %s", type(err).__name__, err)
+            else:
+                status = response.status
+                report.statuses[status] = report.statuses.get(status, 0) + 1
+                if 200 <= status < 300:
+                    return status
+                if status in (401, 403):
+                    if not refreshed and self.keys.refreshable:
+                        refreshed = True
+                        self.keys.refresh(key)
+                        continue
+                    return status
+                if status not in RETRYABLE and status < 500:
+                    return status
+                retry_after = retry_after_seconds(response.headers)
+            attempt += 1
+            if attempt >= self.max_attempts:
+                return None
+            delay = retry_after if retry_after is not None else backoff_delay(
+                attempt, base=0.2, cap=MAX_BACKOFF_SECONDS, rng=self._rng
+            )
+            if self.clock() + delay >= deadline:
+                return None
+            report.retries += 1
+            self.sleep(delay)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds) or ``X-Ratelimit-Reset``, capped; None if absent."""
+    for name in ("retry-after", "x-ratelimit-reset"):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return min(max(float(value), 0.0), MAX_BACKOFF_SECONDS)
+        except ValueError:
+            continue
+    return None

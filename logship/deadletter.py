@@ -1,0 +1,133 @@
+"""Dead letters: entries Datadog did not accept in time, kept in S3, and their replay.
+
+An object holds gzipped JSON lines, each line one exact entry as it was sent
+(tags included), under ``<prefix>/YYYY/MM/DD/``. :func:`replay` sends objects
+back to Datadog and deletes each only once all of it was accepted; an object
+accepted in part is rewritten to hold only what is left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from logship.datadog import DatadogSender
+from logship.errors import DeadLetterError
+
+logger = logging.getLogger(__name__)
+_GZIP_WBITS = 31
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix``)."""
+    if not uri.startswith("s3://"):
+        raise DeadLetterError(f"not an s3:// URI: {uri!r}")
+    bucket, _, prefix = uri[5:].partition("/")
+    if not bucket:
+        raise DeadLetterError(f"no bucket in {uri!r}")
+    return bucket, prefix.strip("/")
+
+
+def encode_lines(entries: list[bytes]) -> bytes:
+    """gzip(JSON lines) of entries (serialized JSON never holds a raw newline)."""
+    return zlib.compress(b"\n".join(entries) + b"\n", 6, wbits=_GZIP_WBITS)
+
+
+def decode_lines(body: bytes) -> list[bytes]:
+    """The entries of a dead-letter object."""
+    try:
+        text = zlib.decompress(body, wbits=_GZIP_WBITS)
+    except zlib.error as err:
+        raise DeadLetterError(f"dead letter is not gzip: {err}") from err
+    return [line for line in text.split(b"\n") if line]
+
+
+class DeadLetter:
+    """Writes dead letters under one ``s3://bucket/prefix``; the S3 client is made on first use."""
+
+    def __init__(self, uri: str, client_factory: Callable[[str], Any]) -> None:
+        self.uri = uri
+        self.bucket, self.prefix = parse_s3_uri(uri)
+        self._client_factory = client_factory
+        self._client: Any = None
+
+    def write(self, entries: list[bytes], *, reason: str, invocation_id: str = "") -> str:
+        """Store ``entries`` in one object and return its ``s3://`` URI; raise DeadLetterError on failure."""
+        if self._client is None:
+            self._client = self._client_factory("s3")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        name = f"{now:%H%M%S}-{invocation_id or 'local'}-{uuid.uuid4().hex[:12]}.jsonl.gz"
+        key = "/".join(p for p in (self.prefix, f"{now:%Y/%m/%d}", name) if p)
+        try:
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=encode_lines(entries),
+                ContentType="application/x-ndjson",
+                ContentEncoding="gzip",
+                Metadata={"reason": reason[:512], "entries": str(len(entries))},
+            )
+        except Exception as err:
+            raise DeadLetterError(
+                f"could not write {len(entries)} entries to s3://{self.bucket}/{key}: {type(err).__name__}: {err}"
+            ) from err
+        return f"s3://{self.bucket}/{key}"
+
+
+@dataclasses.dataclass
+class ReplayReport:
+    """What a replay did, object by object."""
+
+    objects: int = 0
+    deleted: int = 0
+    rewritten: int = 0
+    entries: int = 0
+    accepted: int = 0
+    left: int = 0
+
+
+def _keys(client: Any, bucket: str, prefix: str) -> Iterator[str]:
+    if prefix.endswith(".jsonl.gz"):
+        yield prefix
+        return
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/" if prefix else ""):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".jsonl.gz"):
+                yield item["Key"]
+
+
+def replay(uri: str, sender: DatadogSender, client: Any, *, deadline_seconds: float = 600.0) -> ReplayReport:
+    """Send the dead letter at ``uri`` (one object, or every object under a prefix) to Datadog."""
+    import time
+
+    bucket, prefix = parse_s3_uri(uri)
+    report = ReplayReport()
+    for key in list(_keys(client, bucket, prefix)):
+        report.objects += 1
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        entries = decode_lines(body)
+        delivery = sender.send(entries, deadline=time.monotonic() + deadline_seconds)
+        left = delivery.undelivered + [entry for entry, _reason in delivery.rejected]
+        report.entries += len(entries)
+        report.accepted += delivery.accepted
+        report.left += len(left)
+        if not left:
+            client.delete_object(Bucket=bucket, Key=key)
+            report.deleted += 1
+        elif delivery.accepted:
+            # Keep only what is left, so a later replay sends nothing twice.
+            client.put_object(Bucket=bucket, Key=key, Body=encode_lines(left), ContentEncoding="gzip")
+            report.rewritten += 1
+        logger.info(
+            "replayed dead letter",
+            extra={"key": key, "entries": len(entries), "accepted": delivery.accepted, "left": len(left)},
+        )
+        if delivery.auth_error:
+            raise DeadLetterError(delivery.auth_error)
+    return report

@@ -1,0 +1,159 @@
+"""Decode step: a Firehose record's data into a CloudWatch Logs subscription message.
+
+A subscription record is ``base64(gzip(JSON))``. Every way that can be wrong
+becomes a :class:`~logship.errors.DecodeError` with a reason that names it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import dataclasses
+import json
+import zlib
+from typing import Any, Literal, TypedDict
+
+import orjson
+
+from logship import limits
+from logship.errors import DecodeError
+
+DATA_MESSAGE = "DATA_MESSAGE"
+CONTROL_MESSAGE = "CONTROL_MESSAGE"
+_GZIP_WBITS = 31  # zlib: 16 + 15, a gzip header and trailer around a raw deflate stream
+
+
+class LogEvent(TypedDict):
+    """One CloudWatch log event, as the subscription payload holds it."""
+
+    id: str
+    timestamp: int
+    message: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogBatch:
+    """A decoded subscription message: the events of one log stream.
+
+    ``events`` stays the list of plain dicts the JSON parser built: copying
+    40,000 events into objects costs more than the rest of the decode step.
+    """
+
+    message_type: Literal["DATA_MESSAGE", "CONTROL_MESSAGE"]
+    log_group: str
+    log_stream: str
+    events: list[LogEvent]
+    owner: str = ""
+    subscription_filters: tuple[str, ...] = ()
+
+    @property
+    def is_control(self) -> bool:
+        """True for CloudWatch's health probe, which is not a log."""
+        return self.message_type == CONTROL_MESSAGE
+
+
+def gunzip(data: bytes, *, max_bytes: int) -> bytes:
+    """Decompress one gzip member, refusing output past ``max_bytes`` (gzip bombs exist)."""
+    inflater = zlib.decompressobj(_GZIP_WBITS)
+    try:
+        out = inflater.decompress(data, max_bytes + 1)
+    except zlib.error as err:
+        raise DecodeError(f"not gzip data: {err}") from err
+    if len(out) > max_bytes:
+        raise DecodeError(f"decompresses past the cap of {max_bytes} bytes")
+    if not inflater.eof:
+        raise DecodeError("gzip data is truncated")
+    return out
+
+
+def decode_payload(
+    data: str | bytes, *, max_decompressed_bytes: int = limits.DEFAULT_MAX_DECOMPRESSED_BYTES
+) -> bytes:
+    """base64 then gunzip a record's data, giving the subscription message's JSON bytes."""
+    try:
+        compressed = binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError) as err:
+        raise DecodeError(f"not base64: {err}") from err
+    if not compressed:
+        raise DecodeError("record data is empty")
+    return gunzip(compressed, max_bytes=max_decompressed_bytes)
+
+
+def parse_message(raw: bytes) -> LogBatch:
+    """Parse subscription JSON into a LogBatch; raise DecodeError on any missing or mistyped field."""
+    try:
+        doc: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        # orjson refuses lone UTF-16 surrogates ("\ud800"), which CloudWatch can
+        # carry from an app's output; the stdlib parser keeps them.
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise DecodeError(f"not JSON: {err}") from err
+    if not isinstance(doc, dict):
+        raise DecodeError("subscription message is not a JSON object")
+    message_type = doc.get("messageType")
+    if message_type == CONTROL_MESSAGE:
+        return LogBatch(
+            message_type=CONTROL_MESSAGE,
+            log_group=_text(doc, "logGroup", required=False),
+            log_stream=_text(doc, "logStream", required=False),
+            events=[],
+        )
+    if message_type != DATA_MESSAGE:
+        raise DecodeError(f"unknown messageType {message_type!r}")
+    events = doc.get("logEvents")
+    if not isinstance(events, list):
+        raise DecodeError("DATA_MESSAGE has no logEvents list")
+    for position, event in enumerate(events):
+        if (
+            type(event) is not dict
+            or type(event.get("message")) is not str
+            or type(event.get("timestamp")) is not int
+        ):
+            raise DecodeError(f"logEvents[{position}] lacks a string message or integer timestamp")
+    filters = doc.get("subscriptionFilters")
+    return LogBatch(
+        message_type=DATA_MESSAGE,
+        log_group=_text(doc, "logGroup", required=True),
+        log_stream=_text(doc, "logStream", required=True),
+        events=events,
+        owner=_text(doc, "owner", required=False),
+        subscription_filters=tuple(str(f) for f in filters) if isinstance(filters, list) else (),
+    )
+
+
+def decode_record(
+    data: str | bytes, *, max_decompressed_bytes: int = limits.DEFAULT_MAX_DECOMPRESSED_BYTES
+) -> LogBatch:
+    """Decode a Firehose record's base64 ``data`` into a :class:`LogBatch`.
+
+    Raises DecodeError, with the reason, for anything that is not a
+    CloudWatch Logs subscription message.
+    """
+    return parse_message(decode_payload(data, max_decompressed_bytes=max_decompressed_bytes))
+
+
+def encode_batch(batch: LogBatch, events: list[LogEvent] | None = None, *, level: int = 6) -> bytes:
+    """Build a subscription payload, gzip(JSON), of ``batch`` with ``events`` (default: all).
+
+    Used to split an oversized record into smaller records that decode exactly
+    like the original.
+    """
+    doc = {
+        "messageType": batch.message_type,
+        "owner": batch.owner,
+        "logGroup": batch.log_group,
+        "logStream": batch.log_stream,
+        "subscriptionFilters": list(batch.subscription_filters),
+        "logEvents": batch.events if events is None else events,
+    }
+    return zlib.compress(orjson.dumps(doc), level, wbits=_GZIP_WBITS)
+
+
+def _text(doc: dict[str, Any], key: str, *, required: bool) -> str:
+    value = doc.get(key)
+    if isinstance(value, str):
+        return value
+    if required:
+        raise DecodeError(f"DATA_MESSAGE has no string {key}")
+    return ""

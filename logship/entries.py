@@ -1,0 +1,235 @@
+"""Entry step: one Datadog log entry per CloudWatch log event, serialized once.
+
+A JSON object message becomes structured attributes; a plain line becomes
+``{"message": line}`` (only when ``ONLY_JSON=false``, as in the original
+design). Entries are built as plain dicts and serialized with orjson: no model
+object per log. The app's own fields are kept and never make this fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from logship import limits
+from logship.decode import LogBatch
+from logship.redact import MessageFilter
+from logship.tags import StreamTags
+
+TRUNCATION_MARKER = "...[TRUNCATED]"
+# Keys Datadog's status remapper reads, plus ``loglevel`` (the original design's
+# apps log ``loglevel:error``; Datadog does not read it by default).
+STATUS_KEYS = ("status", "level", "loglevel", "severity")
+# Where a numeric ``status`` (an HTTP code, usually) is kept when ``status`` is
+# set to a level.
+STATUS_CODE_KEY = "status_code"
+
+_LEVELS = {
+    "emerg": "emergency",
+    "emergency": "emergency",
+    "panic": "emergency",
+    "alert": "alert",
+    "crit": "critical",
+    "critical": "critical",
+    "fatal": "critical",
+    "err": "error",
+    "error": "error",
+    "eror": "error",
+    "warn": "warning",
+    "warning": "warning",
+    "notice": "notice",
+    "info": "info",
+    "information": "info",
+    "informational": "info",
+    "debug": "debug",
+    "trace": "debug",
+    "verbose": "debug",
+    "ok": "ok",
+    "success": "ok",
+}
+# Numeric levels: syslog severities 0-7 and pino/bunyan's 10-60.
+_NUMERIC_LEVELS = {
+    0: "emergency",
+    1: "alert",
+    2: "critical",
+    3: "error",
+    4: "warning",
+    5: "notice",
+    6: "info",
+    7: "debug",
+    10: "debug",
+    20: "debug",
+    30: "info",
+    40: "warning",
+    50: "error",
+    60: "critical",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryOptions:
+    """How entries are built: source, user tags, ``ONLY_JSON`` and the message filter."""
+
+    source: str = "firehose"
+    extra_tags: tuple[str, ...] = ()
+    only_json: bool = True
+    message_filter: MessageFilter | None = None
+    max_entry_bytes: int = limits.DATADOG_MAX_LOG_BYTES
+
+
+def level_of(value: object) -> str | None:
+    """A Datadog status for a level value, or None when the value is not a level.
+
+    Known names are normalised (``warn`` -> ``warning``, ``fatal`` ->
+    ``critical``); other strings pass through lower-cased, as Datadog's
+    remapper matches them by prefix. Integers are syslog (0-7) or pino (10-60)
+    levels; any other number is not a level.
+    """
+    if type(value) is str:
+        lowered = value.strip().lower()
+        return _LEVELS.get(lowered, lowered) or None
+    if type(value) is int:
+        return _NUMERIC_LEVELS.get(value)
+    return None
+
+
+def status_of(attributes: dict[str, Any]) -> str | None:
+    """The first level found in ``status``, ``level``, ``loglevel``, ``severity`` or ``log.level``.
+
+    A numeric ``status`` is skipped: apps log HTTP codes there.
+    """
+    for key in STATUS_KEYS:
+        value = attributes.get(key)
+        if value is None or (key == "status" and type(value) is not str):
+            continue
+        found = level_of(value)
+        if found:
+            return found
+    log = attributes.get("log")
+    if type(log) is dict:
+        return level_of(log.get("level"))
+    return None
+
+
+def build_entries(batch: LogBatch, tags: StreamTags, options: EntryOptions) -> list[bytes]:
+    """Serialized Datadog entries for every event of ``batch`` that should be sent, in order."""
+    ddtags = tags.ddtags(options.extra_tags)
+    service = tags.service
+    source = options.source
+    only_json = options.only_json
+    message_filter = options.message_filter
+    max_bytes = options.max_entry_bytes
+    loads = orjson.loads
+    dumps = orjson.dumps
+    decode_error = orjson.JSONDecodeError
+    out: list[bytes] = []
+    append = out.append
+    for event in batch.events:
+        message = event["message"]
+        if message_filter is not None:
+            if not message_filter.keeps(message):
+                continue
+            message = message_filter.scrub(message)
+        attributes: Any = None
+        if message[:1] == "{":
+            try:
+                attributes = loads(message)
+            except decode_error:
+                attributes = None
+        if type(attributes) is dict:
+            _enrich(attributes, ddtags, service, source, event["timestamp"])
+        elif only_json:
+            continue
+        else:
+            attributes = {
+                "message": message,
+                "ddsource": source,
+                "ddtags": ddtags,
+                "timestamp": event["timestamp"],
+            }
+            if service:
+                attributes["service"] = service
+        try:
+            entry = dumps(attributes)
+        except TypeError:
+            entry = _dumps_lenient(attributes)
+        if len(entry) > max_bytes:
+            entry = truncate_entry(attributes, message, max_bytes)
+        append(entry)
+    return out
+
+
+def _enrich(
+    attributes: dict[str, Any], ddtags: str, service: str | None, source: str, timestamp: int
+) -> None:
+    """Add logship's reserved attributes to an app's JSON log, keeping the app's own values."""
+    own_tags = attributes.get("ddtags")
+    if type(own_tags) is str and own_tags:
+        attributes["ddtags"] = f"{ddtags},{own_tags}" if ddtags else own_tags
+    else:
+        attributes["ddtags"] = ddtags
+    if "ddsource" not in attributes:
+        attributes["ddsource"] = source
+    if service and "service" not in attributes:
+        attributes["service"] = service
+    if "timestamp" not in attributes and "date" not in attributes:
+        attributes["timestamp"] = timestamp
+    status = attributes.get("status")
+    if type(status) is str:
+        # Already a level in the attribute Datadog reads; normalise its spelling.
+        attributes["status"] = level_of(status) or status
+        return
+    level = status_of(attributes)
+    if status is not None:
+        # A numeric (or other non-text) status is not a level; keep it elsewhere so
+        # ``status`` can carry the level and nothing the app logged is lost.
+        attributes.setdefault(STATUS_CODE_KEY, status)
+        if level is None:
+            del attributes["status"]
+    if level is not None:
+        attributes["status"] = level
+
+
+def _dumps_lenient(attributes: dict[str, Any]) -> bytes:
+    """Serialize a log holding lone surrogates (invalid Unicode) with U+FFFD in their place."""
+    text = json.dumps(attributes, ensure_ascii=False)
+    return text.encode("utf-8", "replace")
+
+
+def truncate_entry(attributes: dict[str, Any], message: str, max_bytes: int) -> bytes:
+    """A plain entry, under ``max_bytes``, holding the start of an oversized log and saying so.
+
+    Keeps the reserved attributes (tags, source, service, status, timestamp),
+    replaces the rest by the raw message cut at a UTF-8 boundary plus
+    :data:`TRUNCATION_MARKER`, and records the original size under ``logship``.
+    """
+    kept = {
+        key: attributes[key]
+        for key in ("ddtags", "ddsource", "service", "status", "timestamp", "date", "hostname")
+        if key in attributes and type(attributes[key]) in (str, int, float)
+    }
+    original = len(message.encode("utf-8", "surrogatepass"))
+    kept["logship"] = {"truncated": True, "original_bytes": original}
+    budget = max_bytes - len(_dumps_lenient(kept)) - 64
+    text = message
+    while True:
+        raw = text.encode("utf-8", "surrogatepass")[: max(budget, 0)]
+        text = raw.decode("utf-8", "ignore")
+        kept["message"] = text + TRUNCATION_MARKER
+        entry = _dumps_lenient(kept)
+        if len(entry) <= max_bytes:
+            return entry
+        # JSON escapes (control characters, quotes) made the text longer than its bytes.
+        budget -= len(entry) - max_bytes + 64
+
+
+def entries_for(batches: Iterable[tuple[LogBatch, StreamTags]], options: EntryOptions) -> list[bytes]:
+    """Entries for several batches, in order (a convenience for other pipelines)."""
+    out: list[bytes] = []
+    for batch, tags in batches:
+        out.extend(build_entries(batch, tags, options))
+    return out

@@ -1,0 +1,53 @@
+"""What leaves for Datadog: include/exclude filters and redaction of the message text.
+
+Off unless configured; every pattern is compiled once, when settings are read.
+Applies to what is sent to Datadog only: S3 keeps the log as the app wrote it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from logship.settings import RedactRule, Settings
+
+REDACTED = "[REDACTED]"
+# Built-in rules, as the Datadog Forwarder offers (REDACT_EMAIL, REDACT_IP).
+BUILTIN_RULES: dict[str, RedactRule] = {
+    "email": RedactRule(
+        re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[REDACTED_EMAIL]"
+    ),
+    "ipv4": RedactRule(
+        re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"),
+        "[REDACTED_IP]",
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageFilter:
+    """Decides whether a message goes to Datadog and rewrites what it must hide."""
+
+    rules: tuple[RedactRule, ...] = ()
+    include: re.Pattern[str] | None = None
+    exclude: re.Pattern[str] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MessageFilter | None:
+        """The filter the settings ask for, or None when nothing is configured (the fast path)."""
+        rules = tuple(BUILTIN_RULES[name] for name in sorted(settings.redact)) + settings.redact_rules
+        if not rules and settings.include_at_match is None and settings.exclude_at_match is None:
+            return None
+        return cls(rules, settings.include_at_match, settings.exclude_at_match)
+
+    def keeps(self, message: str) -> bool:
+        """True when the message should be sent: matches include (if set) and not exclude."""
+        if self.include is not None and self.include.search(message) is None:
+            return False
+        return self.exclude is None or self.exclude.search(message) is None
+
+    def scrub(self, message: str) -> str:
+        """The message with every redaction rule applied, in order."""
+        for rule in self.rules:
+            message = rule.pattern.sub(rule.replacement, message)
+        return message

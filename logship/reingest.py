@@ -1,0 +1,191 @@
+"""Re-ingest step: put records that do not fit the response back into the stream.
+
+Direct PUT streams take ``firehose.put_record_batch`` on the same delivery
+stream; streams fed by a Kinesis data stream refuse it, so those records go to
+the source stream with ``kinesis.put_records`` and their original partition
+key. Batches respect each API's record, byte and per-record limits; partial
+failures are retried with capped exponential backoff and full jitter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from logship import limits
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReingestItem:
+    """One record to put back: its bytes (before base64) and, for Kinesis, its partition key."""
+
+    data: bytes
+    partition_key: str | None = None
+
+
+class Reingester(Protocol):
+    """Where records go back to. ``put_batch`` returns one error code (or None) per item."""
+
+    target: str
+    max_records: int
+    max_batch_bytes: int
+    max_record_bytes: int
+
+    def item_size(self, item: ReingestItem) -> int:
+        """Bytes the service counts for ``item`` against its limits."""
+        ...
+
+    def put_batch(self, items: Sequence[ReingestItem]) -> list[str | None]:
+        """Send one batch; raise on a failure of the whole call."""
+        ...
+
+
+class FirehoseReingester:
+    """``PutRecordBatch`` into a delivery stream (Direct PUT)."""
+
+    max_records = limits.FIREHOSE_BATCH_MAX_RECORDS
+    max_batch_bytes = limits.FIREHOSE_BATCH_MAX_BYTES
+    max_record_bytes = limits.FIREHOSE_RECORD_MAX_BYTES
+
+    def __init__(self, client: Any, delivery_stream: str) -> None:
+        self.client = client
+        self.delivery_stream = delivery_stream
+        self.target = f"firehose:{delivery_stream}"
+
+    def item_size(self, item: ReingestItem) -> int:
+        """Firehose counts the data blob only."""
+        return len(item.data)
+
+    def put_batch(self, items: Sequence[ReingestItem]) -> list[str | None]:
+        """One PutRecordBatch call; per-entry error codes in request order."""
+        response = self.client.put_record_batch(
+            DeliveryStreamName=self.delivery_stream, Records=[{"Data": item.data} for item in items]
+        )
+        return [entry.get("ErrorCode") or None for entry in response["RequestResponses"]]
+
+
+class KinesisReingester:
+    """``PutRecords`` into the Kinesis data stream that feeds the delivery stream."""
+
+    max_records = limits.KINESIS_BATCH_MAX_RECORDS
+    max_batch_bytes = limits.KINESIS_BATCH_MAX_BYTES
+    max_record_bytes = limits.KINESIS_RECORD_MAX_BYTES
+
+    def __init__(self, client: Any, stream_name: str) -> None:
+        self.client = client
+        self.stream_name = stream_name
+        self.target = f"kinesis:{stream_name}"
+
+    def item_size(self, item: ReingestItem) -> int:
+        """Kinesis counts the data blob plus the partition key."""
+        return len(item.data) + len((item.partition_key or "").encode("utf-8"))
+
+    def put_batch(self, items: Sequence[ReingestItem]) -> list[str | None]:
+        """One PutRecords call; per-entry error codes in request order."""
+        response = self.client.put_records(
+            StreamName=self.stream_name,
+            Records=[
+                {"Data": item.data, "PartitionKey": item.partition_key or _random_key()}
+                for item in items
+            ],
+        )
+        return [entry.get("ErrorCode") or None for entry in response["Records"]]
+
+
+def _random_key() -> str:
+    return f"{random.getrandbits(64):016x}"
+
+
+def plan_batches(sizes: Sequence[int], *, max_records: int, max_bytes: int) -> list[list[int]]:
+    """Group item indices, in order, into batches of at most ``max_records`` and ``max_bytes``.
+
+    An item larger than ``max_bytes`` on its own still gets a batch of its own
+    (the service will refuse it, and the caller sees that as a failure).
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    current_bytes = 0
+    for index, size in enumerate(sizes):
+        if current and (len(current) >= max_records or current_bytes + size > max_bytes):
+            batches.append(current)
+            current, current_bytes = [], 0
+        current.append(index)
+        current_bytes += size
+    if current:
+        batches.append(current)
+    return batches
+
+
+@dataclasses.dataclass
+class ReingestReport:
+    """What happened: indices of items that could not be put back, calls made, retries."""
+
+    failed: set[int]
+    calls: int = 0
+    retries: int = 0
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+
+def backoff_delay(attempt: int, *, base: float = 0.1, cap: float = 5.0, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
+    return (rng or random).uniform(0, min(cap, base * (2**attempt)))
+
+
+def reingest(
+    items: Sequence[ReingestItem],
+    reingester: Reingester,
+    *,
+    max_attempts: int = 5,
+    deadline: float = float("inf"),
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ReingestReport:
+    """Put every item back, retrying what fails; never raise, report what could not be put."""
+    report = ReingestReport(failed=set())
+    pending = [i for i, item in enumerate(items) if reingester.item_size(item) <= reingester.max_record_bytes]
+    too_big = set(range(len(items))) - set(pending)
+    if too_big:
+        report.errors.append(f"{len(too_big)} record(s) over {reingester.max_record_bytes} bytes")
+    for attempt in range(max_attempts):
+        if not pending:
+            break
+        if attempt:
+            delay = backoff_delay(attempt)
+            if clock() + delay > deadline:
+                report.errors.append("out of time for re-ingest retries")
+                break
+            report.retries += 1
+            sleep(delay)
+        sizes = [reingester.item_size(items[i]) for i in pending]
+        still: list[int] = []
+        for batch in plan_batches(
+            sizes, max_records=reingester.max_records, max_bytes=reingester.max_batch_bytes
+        ):
+            chosen = [pending[j] for j in batch]
+            report.calls += 1
+            try:
+                codes = reingester.put_batch([items[i] for i in chosen])
+            except Exception as err:  # noqa: BLE001 - any client failure is retried, then reported
+                report.errors.append(f"{type(err).__name__}: {err}")
+                still.extend(chosen)
+                continue
+            failed_here = [i for i, code in zip(chosen, codes, strict=True) if code]
+            if failed_here:
+                report.errors.append(
+                    "per-record errors: " + ",".join(sorted({c for c in codes if c}))
+                )
+            still.extend(failed_here)
+        pending = still
+    report.failed = set(pending) | too_big
+    if report.failed:
+        logger.warning(
+            "re-ingest left records behind",
+            extra={"target": reingester.target, "failed": len(report.failed), "errors": report.errors[-5:]},
+        )
+    return report

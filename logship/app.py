@@ -58,6 +58,17 @@ class Logship:
             self._dead_letter = DeadLetter(settings.dead_letter_uri, lambda s: self._client(s, None))
         self._entry_options = entry_options(settings)
 
+    def close(self) -> None:
+        """Release threads and connections (a Lambda never needs to; tests and tools do)."""
+        if self._sender is not None:
+            self._sender.close()
+
+    def __enter__(self) -> Logship:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- collaborators, made on first use ---------------------------------
     def _client(self, service: str, region: str | None) -> Any:
         key = (service, region)

@@ -53,12 +53,25 @@ class Transport(Protocol):
         """POST ``body`` to ``url``."""
         ...
 
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
 
 class HttpTransport:
     """Keep-alive HTTP(S) connections, one per thread and host, reused across invocations."""
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._all_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close every connection of every thread."""
+        with self._all_lock:
+            connections, self._all = self._all, []
+        for conn in connections:
+            conn.close()
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
         """POST over this thread's connection; a stale kept-alive connection is redialled once."""
@@ -100,6 +113,8 @@ class HttpTransport:
         else:
             conn = http.client.HTTPConnection(netloc, timeout=timeout)
         pool[netloc] = conn
+        with self._all_lock:
+            self._all.append(conn)
         return conn, True
 
     def _drop(self, netloc: str) -> None:
@@ -107,6 +122,9 @@ class HttpTransport:
         conn = pool.pop(netloc, None)
         if conn is not None:
             conn.close()
+            with self._all_lock:
+                if conn in self._all:
+                    self._all.remove(conn)
 
 
 class KeySource(Protocol):
@@ -193,10 +211,17 @@ class DatadogSender:
         self._rng = random.Random()
 
     def close(self) -> None:
-        """Stop the worker threads."""
+        """Stop the worker threads and close their connections."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        self.transport.close()
+
+    def __enter__(self) -> DatadogSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def send(self, entries: Iterable[bytes], *, deadline: float = float("inf")) -> DeliveryReport:
         """Send every entry, ``concurrency`` requests at a time, until ``deadline`` (monotonic).

@@ -1,0 +1,97 @@
+"""Shared fixtures: the local Datadog intake emulator, a local AWS (moto server), event builders."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logship.emulator import IntakeEmulator
+from logship.localaws import LocalAws
+from logship.synth import firehose_event, firehose_record, subscription_payload
+
+FIXTURES = Path(__file__).parent / "fixtures"
+_names = itertools.count()
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    """A JSON fixture from tests/fixtures."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+class FakeContext:
+    """The part of the Lambda context logship reads, with a fixed time budget."""
+
+    def __init__(self, remaining_ms: int = 60_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def intake() -> Iterator[IntakeEmulator]:
+    with IntakeEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    with LocalAws() as aws:
+        yield aws
+
+
+@pytest.fixture
+def unique() -> str:
+    """A name no other test uses, for streams and buckets on the shared moto server."""
+    return f"logship-test-{next(_names)}"
+
+
+def data_record(
+    record_id: str,
+    messages: list[str],
+    *,
+    group: str = "/cron/billing",
+    stream: str = "/cron/billing/app/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    start: int = 1_700_000_000_000,
+    partition_key: str | None = None,
+) -> dict[str, Any]:
+    """A Firehose record carrying a DATA_MESSAGE with ``messages``."""
+    events = [
+        {"id": f"{record_id}-{n}", "timestamp": start + n, "message": message}
+        for n, message in enumerate(messages)
+    ]
+    return firehose_record(record_id, subscription_payload(group, stream, events), partition_key)
+
+
+def control_record(record_id: str) -> dict[str, Any]:
+    """A Firehose record carrying CloudWatch's CONTROL_MESSAGE health probe."""
+    payload = subscription_payload(
+        "", "", [{"id": "", "timestamp": 0, "message": "CWL CONTROL MESSAGE: Checking health"}],
+        message_type="CONTROL_MESSAGE",
+    )
+    return firehose_record(record_id, payload)
+
+
+__all__ = ["FakeContext", "control_record", "data_record", "firehose_event", "load_fixture"]
+
+
+@pytest.fixture
+def make_app() -> Iterator[Any]:
+    """Build Logship apps that are closed (threads, connections) when the test ends."""
+    from logship.app import Logship
+
+    apps: list[Logship] = []
+
+    def make(*args: Any, **kwargs: Any) -> Logship:
+        app = Logship(*args, **kwargs)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()

@@ -1,0 +1,451 @@
+"""The SAM template, the Lambda zip build and the deploy docs, checked against logship itself."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import time
+import venv
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+from logship.settings import ALL_ENV_NAMES, DD_API_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "deploy" / "template.yaml"
+BUILD_SCRIPT = ROOT / "deploy" / "build_zip.py"
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+# What logship returns in metadata.partitionKeys when LOGSHIP_PARTITION_KEYS is on.
+PARTITION_KEYS = {"system", "service", "application"}
+FIREHOSE_MAX_PROCESSOR_BUFFER_MB = 3.0
+FIREHOSE_MIN_PROCESSOR_BUFFER_MB = 0.2
+FIREHOSE_MAX_INVOCATION_SECONDS = 300
+
+
+def load_build_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_zip", BUILD_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+build_zip = load_build_module()
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded, problems = decode(str(TEMPLATE))
+    assert not problems, problems
+    assert loaded is not None
+    return loaded
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if isinstance(resource, dict) and resource.get("Type") == kind
+    }
+
+
+def function_properties(template: dict[str, Any]) -> dict[str, Any]:
+    (function,) = resources_of(template, "AWS::Serverless::Function").values()
+    return function["Properties"]
+
+
+def stream_destination(template: dict[str, Any]) -> dict[str, Any]:
+    (stream,) = resources_of(template, "AWS::KinesisFirehose::DeliveryStream").values()
+    return stream["Properties"]["ExtendedS3DestinationConfiguration"]
+
+
+def processor_parameters(template: dict[str, Any]) -> dict[str, Any]:
+    (processor,) = stream_destination(template)["ProcessingConfiguration"]["Processors"]
+    assert processor["Type"] == "Lambda"
+    return {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+
+
+def branches(value: Any) -> list[Any]:
+    """Every value an ``Fn::If`` may take (a plain value is its only branch); NoValue drops out."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        _, when_true, when_false = value["Fn::If"]
+        return branches(when_true) + branches(when_false)
+    if value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [value]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for item in as_list(document.get("Statement", [])):
+        yield from branches(item)
+
+
+def policy_documents(resource: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every permission policy a resource carries (trust policies excluded), with a label."""
+    properties = resource.get("Properties", {})
+    kind = resource.get("Type")
+    if kind == "AWS::IAM::Role":
+        for policy in properties.get("Policies", []):
+            yield policy["PolicyName"], policy["PolicyDocument"]
+    elif kind in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::S3::BucketPolicy"}:
+        yield kind, properties["PolicyDocument"]
+    elif kind == "AWS::Serverless::Function":
+        for index, policy in enumerate(as_list(properties.get("Policies", []))):
+            yield f"Policies[{index}]", policy
+
+
+def is_wildcard(value: Any) -> bool:
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        value = value["Fn::Sub"]
+    return value == "*"
+
+
+def wildcard_grants(template: dict[str, Any]) -> list[str]:
+    """Every Allow that grants all actions of a service or any resource, or cannot be checked."""
+    problems = []
+    for name, resource in template["Resources"].items():
+        if not isinstance(resource, dict):
+            continue
+        properties = resource.get("Properties", {})
+        for arn in as_list(properties.get("ManagedPolicyArns", [])):
+            problems.append(f"{name}: managed policy {arn} cannot be checked here")
+        for label, document in policy_documents(resource):
+            if not isinstance(document, dict) or "Statement" not in document:
+                problems.append(f"{name} {label}: not a policy document ({document!r})")
+                continue
+            for statement in statements(document):
+                if statement.get("Effect") != "Allow":
+                    continue
+                where = f"{name} {label} {statement.get('Sid', '')}".strip()
+                if "NotAction" in statement or "NotResource" in statement:
+                    problems.append(f"{where}: NotAction/NotResource grants everything else")
+                for action in as_list(statement.get("Action", [])):
+                    if not isinstance(action, str) or action == "*" or action.endswith(":*"):
+                        problems.append(f"{where}: action {action!r}")
+                for target in as_list(statement.get("Resource", [])):
+                    for value in branches(target):
+                        if is_wildcard(value):
+                            problems.append(f"{where}: resource '*'")
+    return problems
+
+
+def allowed(template: dict[str, Any], role: str, prefix: str) -> list[tuple[str, Any]]:
+    """List the (action, resource) pairs ``role`` allows for actions starting with ``prefix``."""
+    pairs = []
+    for _, document in policy_documents(template["Resources"][role]):
+        for statement in statements(document):
+            for action in as_list(statement["Action"]):
+                if action.startswith(prefix):
+                    pairs += [(action, target) for target in as_list(statement["Resource"])]
+    return pairs
+
+
+def test_template_passes_cfn_lint() -> None:
+    """cfn-lint finds nothing to report in deploy/template.yaml, warnings included."""
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    command = str(cfn_lint) if cfn_lint.exists() else shutil.which("cfn-lint")
+    assert command, "cfn-lint is not installed (pip install cfn-lint)"
+    result = subprocess.run([command, str(TEMPLATE)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_lambda_environment_only_names_settings_logship_reads(template: dict[str, Any]) -> None:
+    """Every environment variable the template gives the function is one logship reads."""
+    names = set(function_properties(template)["Environment"]["Variables"])
+    assert names, "the function has no environment"
+    assert names <= set(ALL_ENV_NAMES), sorted(names - set(ALL_ENV_NAMES))
+
+
+def test_api_key_never_sits_in_the_environment(template: dict[str, Any]) -> None:
+    """The template points at an SSM parameter or a secret and never sets the key itself."""
+    variables = function_properties(template)["Environment"]["Variables"]
+    assert DD_API_KEY not in variables
+    assert {"DD_API_KEY_SSM_NAME", "DD_API_KEY_SECRET_ARN"} <= set(variables)
+
+
+def test_no_policy_grants_a_wildcard_action_or_resource(template: dict[str, Any]) -> None:
+    """No IAM statement in the template allows '*' or 'service:*' actions or a '*' resource."""
+    assert wildcard_grants(template) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b/*"}, "action '*'"),
+        ({"Effect": "Allow", "Action": ["s3:*"], "Resource": "arn:aws:s3:::b"}, "action 's3:*'"),
+        ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, "resource '*'"),
+        (
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": {"Fn::Sub": "*"}},
+            "resource '*'",
+        ),
+        (
+            {
+                "Fn::If": [
+                    "C",
+                    {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": ["*"]},
+                    {"Ref": "AWS::NoValue"},
+                ]
+            },
+            "resource '*'",
+        ),
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"}, "NotAction"),
+    ],
+)
+def test_wildcard_checker_flags_a_bad_policy(statement: dict[str, Any], expected: str) -> None:
+    """The IAM check above reports each kind of over-broad grant it is meant to catch."""
+    bad = {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Policies": [
+                        {
+                            "PolicyName": "p",
+                            "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+                        }
+                    ]
+                },
+            }
+        }
+    }
+    problems = wildcard_grants(bad)
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_wildcard_checker_flags_managed_policies() -> None:
+    """A role with an AWS managed policy is reported, since its contents are not in the template."""
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+    }
+    assert wildcard_grants({"Resources": {"Role": role}}) != []
+
+
+def test_function_reingests_into_its_own_stream_only(template: dict[str, Any]) -> None:
+    """The function may PutRecordBatch on the stream named by DeliveryStreamName and nowhere else."""
+    role = function_properties(template)["Role"]["Fn::GetAtt"][0]
+    grants = allowed(template, role, "firehose:")
+    own = {
+        "Fn::Sub": "arn:${AWS::Partition}:firehose:${AWS::Region}:${AWS::AccountId}"
+        ":deliverystream/${DeliveryStreamName}"
+    }
+    assert grants == [("firehose:PutRecordBatch", own)]
+    (stream,) = resources_of(template, "AWS::KinesisFirehose::DeliveryStream").values()
+    assert stream["Properties"]["DeliveryStreamName"] == {"Ref": "DeliveryStreamName"}
+
+
+def test_function_writes_dead_letters_under_the_prefix_it_is_given(template: dict[str, Any]) -> None:
+    """LOGSHIP_DEAD_LETTER_URI names the one S3 prefix the function may write, and nothing else in S3."""
+    properties = function_properties(template)
+    role = properties["Role"]["Fn::GetAtt"][0]
+    uri = properties["Environment"]["Variables"]["LOGSHIP_DEAD_LETTER_URI"]["Fn::Sub"]
+    match = re.fullmatch(r"s3://\$\{(\w+)\}/([\w-]+/)", uri)
+    assert match, uri
+    bucket, prefix = match.groups()
+    assert allowed(template, role, "s3:") == [("s3:PutObject", {"Fn::Sub": f"${{{bucket}.Arn}}/{prefix}*"})]
+
+
+def test_api_key_grant_names_the_parameter_or_secret(template: dict[str, Any]) -> None:
+    """The function may read exactly the SSM parameter or secret named by the stack's parameters."""
+    role = function_properties(template)["Role"]["Fn::GetAtt"][0]
+    ssm = allowed(template, role, "ssm:")
+    secrets = allowed(template, role, "secretsmanager:")
+    assert [action for action, _ in ssm] == ["ssm:GetParameter"]
+    assert "parameter${DatadogApiKeySsmName}" in ssm[0][1]["Fn::Sub"]
+    assert secrets == [("secretsmanager:GetSecretValue", {"Ref": "DatadogApiKeySecretArn"})]
+
+
+def test_stream_partitions_s3_by_the_keys_logship_returns(template: dict[str, Any]) -> None:
+    """Dynamic partitioning is on, objects go to <system>/<service>/yyyy/MM/dd/, logship returns keys."""
+    destination = stream_destination(template)
+    assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
+    prefix = destination["Prefix"]
+    assert prefix.startswith(
+        "!{partitionKeyFromLambda:system}/!{partitionKeyFromLambda:service}/!{timestamp:yyyy/MM/dd}/"
+    )
+    assert set(re.findall(r"!\{partitionKeyFromLambda:(\w+)\}", prefix)) <= PARTITION_KEYS
+    # Firehose refuses a dynamically partitioned stream whose error prefix lacks this.
+    assert "!{firehose:error-output-type}" in destination["ErrorOutputPrefix"]
+    assert destination["BufferingHints"]["SizeInMBs"] >= 64
+    variables = function_properties(template)["Environment"]["Variables"]
+    assert variables["LOGSHIP_PARTITION_KEYS"] == "true"
+
+
+def test_processor_buffer_keeps_responses_inside_six_megabytes(template: dict[str, Any]) -> None:
+    """The processor buffer is within Firehose's range, 1 MB at most with gzip and smaller without."""
+    size = processor_parameters(template)["BufferSizeInMBs"]
+    condition, with_gzip, without = size["Fn::If"]
+    assert template["Conditions"][condition] == {"Fn::Equals": [{"Ref": "OutputCompression"}, "gzip"]}
+    for value in (with_gzip, without):
+        assert FIREHOSE_MIN_PROCESSOR_BUFFER_MB <= float(value) <= FIREHOSE_MAX_PROCESSOR_BUFFER_MB
+    assert float(with_gzip) <= 1.0
+    assert float(without) < float(with_gzip)
+
+
+def test_s3_objects_are_not_compressed_twice(template: dict[str, Any]) -> None:
+    """Firehose stores logship's gzipped records as they are, in .gz objects, when logship gzips."""
+    destination = stream_destination(template)
+    assert destination["CompressionFormat"] == "UNCOMPRESSED"
+    condition, gzip_extension, _ = destination["FileExtension"]["Fn::If"]
+    assert condition == "GzipOutput" and gzip_extension == ".gz"
+    variables = function_properties(template)["Environment"]["Variables"]
+    assert variables["LOGSHIP_OUTPUT_COMPRESSION"] == {"Ref": "OutputCompression"}
+
+
+def test_function_runs_the_handler_on_arm64_and_a_current_python(template: dict[str, Any]) -> None:
+    """The function is arm64, Python 3.12+, ends before Firehose gives up, and its handler exists."""
+    properties = function_properties(template)
+    assert properties["Architectures"] == ["arm64"]
+    version = re.fullmatch(r"python3\.(\d+)", properties["Runtime"])
+    assert version and int(version.group(1)) >= 12
+    assert properties["Timeout"] < FIREHOSE_MAX_INVOCATION_SECONDS
+    assert properties["Handler"] == "handlers.firehose.handler"
+    assert properties["CodeUri"] == "../dist/logship-lambda.zip"
+    assert (TEMPLATE.parent / properties["CodeUri"]).resolve() == ROOT / "dist" / "logship-lambda.zip"
+    assert "def handler(" in (ROOT / "handlers" / "firehose.py").read_text()
+    assert processor_parameters(template)["LambdaArn"] == {"Ref": "LogshipFunction.Alias"}
+
+
+def test_every_listed_log_group_is_subscribed_to_the_stream(template: dict[str, Any]) -> None:
+    """One subscription filter per name in LogGroupNames, each delivering into the shared stream."""
+    loops = {k: v for k, v in template["Resources"].items() if k.startswith("Fn::ForEach::")}
+    ((_, (variable, collection, body)),) = loops.items()
+    assert collection == {"Ref": "LogGroupNames"}
+    assert template["Parameters"]["LogGroupNames"]["Type"] == "CommaDelimitedList"
+    ((logical_id, resource),) = body.items()
+    assert f"&{{{variable}}}" in logical_id
+    assert resource["Type"] == "AWS::Logs::SubscriptionFilter"
+    assert resource["Properties"]["LogGroupName"] == {"Ref": variable}
+    assert resource["Properties"]["DestinationArn"] == {"Fn::GetAtt": ["DeliveryStream", "Arn"]}
+    assert "AWS::LanguageExtensions" in template["Transform"]
+
+
+def test_deploy_doc_lists_every_setting() -> None:
+    """docs/deploy.md has a table row for every environment variable logship reads."""
+    text = DEPLOY_DOC.read_text()
+    rows = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", text, flags=re.MULTILINE))
+    assert rows == set(ALL_ENV_NAMES), (sorted(set(ALL_ENV_NAMES) - rows), sorted(rows - set(ALL_ENV_NAMES)))
+
+
+# --- The build command ---------------------------------------------------------
+
+
+def test_platform_tags_follow_the_runtime_glibc() -> None:
+    """Wheels are chosen for Amazon Linux 2023 (glibc 2.34) from Python 3.12, Amazon Linux 2 before."""
+    arm = build_zip.platform_tags("arm64", "3.12")
+    assert arm[0] == "manylinux_2_34_aarch64" and arm[-1] == "manylinux2014_aarch64"
+    old = build_zip.platform_tags("x86_64", "3.11")
+    assert old[0] == "manylinux_2_26_x86_64" and "manylinux_2_17_x86_64" in old
+
+
+def test_runtime_provided_packages_and_what_only_they_need_stay_out() -> None:
+    """boto3 and friends are not bundled, nor a package only they depend on; shared ones are kept."""
+    resolved = [
+        ("boto3", "1.0", {"requires_dist": ["botocore>=1", "s3transfer"]}),
+        ("botocore", "1.0", {"requires_dist": ["urllib3", "python-dateutil"]}),
+        ("s3transfer", "1.0", {"requires_dist": []}),
+        ("urllib3", "2.0", {"requires_dist": ["brotli; extra == 'brotli'"]}),
+        ("python-dateutil", "4.0", {"requires_dist": ["tzdata"]}),
+        ("tzdata", "2026.1", {"requires_dist": None}),
+        ("orjson", "3.0", {}),
+        ("certifi", "1.0", {}),
+        ("client", "1.0", {"requires_dist": ["certifi", "urllib3", "winlib; sys_platform == 'win32'"]}),
+        ("winlib", "1.0", {}),
+    ]
+    kept = build_zip.bundled(
+        ["orjson>=3", "boto3>=1.28", "client"],
+        resolved,
+        build_zip.RUNTIME_PROVIDED,
+        build_zip.marker_environment("arm64", "3.12"),
+    )
+    assert kept == [("certifi", "1.0"), ("client", "1.0"), ("orjson", "3.0")]
+
+
+def test_zip_is_deterministic_and_leaves_out_tests_and_bytecode(tmp_path: Path) -> None:
+    """Zipping the same tree twice gives the same bytes, without __pycache__, .pyc or tests."""
+    tree = tmp_path / "tree"
+    for relative in (
+        "pkg/__init__.py",
+        "pkg/mod.py",
+        "pkg/__pycache__/mod.cpython-312.pyc",
+        "pkg/tests/test_mod.py",
+        "pkg/stale.pyc",
+        "dep/data.bin",
+    ):
+        path = tree / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(relative)
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    build_zip.write_zip(tree, first)
+    time.sleep(1.1)  # a different mtime must not change the archive
+    (tree / "pkg" / "mod.py").touch()
+    build_zip.write_zip(tree, second)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        assert archive.namelist() == ["dep/data.bin", "pkg/__init__.py", "pkg/mod.py"]
+
+
+def test_build_command_makes_a_zip_that_imports_the_handler(tmp_path: Path) -> None:
+    """The build command's zip, unpacked beside only boto3 (the runtime's), imports handlers.firehose."""
+    out = tmp_path / "logship-lambda.zip"
+    # The host's platform and Python stand in for the Lambda's, so the zip can load here.
+    host_python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    started = time.monotonic()
+    build = subprocess.run(
+        [sys.executable, str(BUILD_SCRIPT), "--arch", "x86_64", "--python", host_python, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    assert "bytes zipped" in build.stdout, build.stdout
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "task")
+    tops = {name.split("/")[0] for name in names}
+    assert {"logship", "handlers"} <= tops
+    assert not tops & {"boto3", "botocore", "s3transfer", "tests"}, sorted(tops)
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n]
+    print(f"build: {time.monotonic() - started:.1f} s; {build.stdout.strip()}")
+
+    runtime = tmp_path / "runtime"
+    venv.EnvBuilder(with_pip=True).create(runtime)
+    python = runtime / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "boto3"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    task = tmp_path / "task"
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import handlers.firehose, logship, orjson;"
+        "assert callable(handlers.firehose.handler);"
+        "assert logship.__file__.startswith(sys.argv[1]), logship.__file__;"
+        "print('ok')"
+    )
+    result = subprocess.run(
+        [str(python), "-I", "-c", probe, str(task)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr

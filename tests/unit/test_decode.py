@@ -1,0 +1,79 @@
+"""Decode step: base64 + gzip + JSON into a LogBatch, every fault a DecodeError with its reason."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+
+import pytest
+
+from logship.decode import decode_record, encode_batch, gunzip
+from logship.errors import DecodeError
+from logship.synth import subscription_payload
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_data_message_decodes_to_its_events():
+    """A DATA_MESSAGE gives its group, stream, owner and events in order."""
+    events = [{"id": "1", "timestamp": 5, "message": "a"}, {"id": "2", "timestamp": 6, "message": "b"}]
+    batch = decode_record(b64(subscription_payload("/cron/billing", "/cron/billing/app/t", events)))
+    assert (batch.log_group, batch.log_stream, batch.owner) == ("/cron/billing", "/cron/billing/app/t", "123456789012")
+    assert [e["message"] for e in batch.events] == ["a", "b"]
+    assert not batch.is_control
+
+
+def test_control_message_is_recognised():
+    """A CONTROL_MESSAGE decodes as control with no events."""
+    payload = subscription_payload("", "", [], message_type="CONTROL_MESSAGE")
+    assert decode_record(b64(payload)).is_control
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ("%%%", "not base64"),
+        ("", "empty"),
+        (b64(b"plain text"), "not gzip"),
+        (b64(zlib.compress(b"{nope", 6, wbits=31)), "not JSON"),
+        (b64(zlib.compress(b"[1,2]", 6, wbits=31)), "not a JSON object"),
+        (b64(zlib.compress(b'{"messageType":"X"}', 6, wbits=31)), "unknown messageType"),
+        (b64(zlib.compress(b'{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s"}', 6, wbits=31)), "no logEvents"),
+        (b64(zlib.compress(b'{"messageType":"DATA_MESSAGE","logStream":"s","logEvents":[]}', 6, wbits=31)), "logGroup"),
+        (
+            b64(zlib.compress(b'{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{"message":1,"timestamp":1}]}', 6, wbits=31)),
+            "logEvents[0]",
+        ),
+        (b64(zlib.compress(b'{"messageType":"DATA_MESSAGE"}', 6, wbits=31)[:-6]), "truncated"),
+    ],
+)
+def test_malformed_records_raise_decode_error_naming_the_fault(data, reason):
+    """Each kind of malformed record raises DecodeError whose message names what is wrong."""
+    with pytest.raises(DecodeError, match=reason.replace("[", r"\[").replace("]", r"\]")):
+        decode_record(data)
+
+
+def test_gzip_bomb_is_refused_at_the_cap():
+    """Data that inflates past the cap is refused without inflating it all."""
+    bomb = zlib.compress(b"\0" * 10_000_000, 9, wbits=31)
+    with pytest.raises(DecodeError, match="cap"):
+        gunzip(bomb, max_bytes=1_000_000)
+    assert len(gunzip(bomb, max_bytes=10_000_000)) == 10_000_000
+
+
+def test_lone_surrogates_from_apps_still_decode():
+    """A payload with a lone UTF-16 surrogate escape (valid JSON, invalid Unicode) still decodes."""
+    raw = b'{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{"id":"1","timestamp":1,"message":"x\\ud800y"}]}'
+    batch = decode_record(b64(zlib.compress(raw, 6, wbits=31)))
+    assert batch.events[0]["message"] == "x\ud800y"
+
+
+def test_encode_batch_round_trips_a_slice_of_events():
+    """encode_batch builds a record that decodes to the same stream with just the chosen events."""
+    events = [{"id": str(n), "timestamp": n, "message": f"m{n}"} for n in range(5)]
+    batch = decode_record(b64(subscription_payload("/a/b", "/a/b/c/d", events)))
+    again = decode_record(b64(encode_batch(batch, batch.events[1:3])))
+    assert (again.log_group, again.log_stream, again.owner) == (batch.log_group, batch.log_stream, batch.owner)
+    assert again.events == events[1:3]

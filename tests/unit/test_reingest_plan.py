@@ -1,0 +1,75 @@
+"""Re-ingest: batches within API limits, retries of partial failures, never raising."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from logship.reingest import FirehoseReingester, KinesisReingester, ReingestItem, plan_batches, reingest
+
+
+@given(st.lists(st.integers(1, 2_000), max_size=300), st.integers(1, 50), st.integers(2_000, 20_000))
+def test_plan_batches_respects_counts_and_bytes(sizes, max_records, max_bytes):
+    """Every index once, in order; no batch over either limit."""
+    batches = plan_batches(sizes, max_records=max_records, max_bytes=max_bytes)
+    assert [i for b in batches for i in b] == list(range(len(sizes)))
+    for batch in batches:
+        assert len(batch) <= max_records
+        assert sum(sizes[i] for i in batch) <= max_bytes
+
+
+class FlakyFirehose:
+    """A Firehose client (boto3 shape): whole calls raise at first, then chosen records fail for a while."""
+
+    def __init__(self, *, bad: set[bytes], fail_calls: int, raise_calls: int = 0) -> None:
+        self.bad = bad
+        self.fail_calls = fail_calls
+        self.raise_calls = raise_calls
+        self.calls: list[list[bytes]] = []
+
+    def put_record_batch(self, DeliveryStreamName, Records):  # noqa: N803 - boto3's names
+        self.calls.append([r["Data"] for r in Records])
+        if len(self.calls) <= self.raise_calls:
+            raise ConnectionError("throttled")
+        failing = len(self.calls) <= self.raise_calls + self.fail_calls
+        responses = [
+            {"ErrorCode": "ServiceUnavailableException"} if failing and r["Data"] in self.bad else {"RecordId": "x"}
+            for r in Records
+        ]
+        return {"FailedPutCount": sum("ErrorCode" in r for r in responses), "RequestResponses": responses}
+
+
+def test_partial_failures_are_retried_until_put():
+    """Entries with an ErrorCode are sent again, and only those."""
+    client = FlakyFirehose(bad={b"r0", b"r2", b"r4"}, fail_calls=1, raise_calls=1)
+    items = [ReingestItem(f"r{n}".encode()) for n in range(5)]
+    report = reingest(items, FirehoseReingester(client, "s"), max_attempts=5, sleep=lambda _s: None)
+    assert report.failed == set()
+    assert report.retries == 2
+    assert client.calls == [
+        [b"r0", b"r1", b"r2", b"r3", b"r4"],
+        [b"r0", b"r1", b"r2", b"r3", b"r4"],
+        [b"r0", b"r2", b"r4"],
+    ]
+
+
+def test_exhausted_attempts_report_failures_without_raising():
+    """When attempts run out the failed indices come back; nothing raises."""
+    client = FlakyFirehose(bad={b"a", b"c"}, fail_calls=100)
+    items = [ReingestItem(b"a"), ReingestItem(b"b"), ReingestItem(b"c")]
+    report = reingest(items, FirehoseReingester(client, "s"), max_attempts=3, sleep=lambda _s: None)
+    assert report.failed == {0, 2}
+    assert client.calls == [[b"a", b"b", b"c"], [b"a", b"c"], [b"a", b"c"]]
+
+
+def test_oversized_items_fail_without_a_call():
+    """An item over the per-record limit is reported failed and never sent."""
+    client = FlakyFirehose(bad=set(), fail_calls=0)
+    report = reingest([ReingestItem(b"x" * (1000 * 1024 + 1))], FirehoseReingester(client, "s"), sleep=lambda _s: None)
+    assert report.failed == {0}
+    assert client.calls == []
+
+
+def test_kinesis_counts_the_partition_key():
+    """Kinesis record size includes its partition key."""
+    assert KinesisReingester(None, "s").item_size(ReingestItem(b"abc", "key")) == 6

@@ -1,0 +1,153 @@
+"""Hypothesis properties of the contracts: recordIds once, response within budget, events exactly once."""
+
+from __future__ import annotations
+
+import base64
+import collections
+import zlib
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logship.datadog import DatadogSender
+from logship.decode import decode_record
+from logship.emulator import IntakeEmulator
+from logship.event import FirehoseEvent
+from logship.pipeline import apply_reingest, datadog_entries, entry_options, transform
+from logship.reingest import FirehoseReingester
+from logship.response import response_size
+from logship.settings import Settings
+from logship.synth import firehose_event, firehose_record, subscription_payload
+
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)
+HUGE = st.integers(20_000, 120_000).map(lambda n: "h" * n)
+
+
+class MemoryFirehose:
+    """A boto3-shaped Firehose client keeping what it is given; fails records whose data is in ``bad``."""
+
+    def __init__(self, fail_every: int = 0) -> None:
+        self.fail_every = fail_every
+        self.put: list[bytes] = []
+        self.calls = 0
+
+    def put_record_batch(self, DeliveryStreamName, Records):  # noqa: N803 - boto3's names
+        self.calls += 1
+        responses = []
+        for record in Records:
+            if self.fail_every and self.calls % self.fail_every == 0:
+                responses.append({"ErrorCode": "ServiceUnavailableException"})
+            else:
+                self.put.append(record["Data"])
+                responses.append({"RecordId": "x"})
+        return {"FailedPutCount": sum("ErrorCode" in r for r in responses), "RequestResponses": responses}
+
+
+@st.composite
+def firehose_events(draw):
+    """Batches of data, control and corrupt records; events with unicode and some huge ones; unique messages."""
+    records = []
+    expected: list[str] = []
+    serial = 0
+    for n in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["data", "data", "data", "control", "corrupt"]))
+        if kind == "control":
+            payload = subscription_payload("", "", [], message_type="CONTROL_MESSAGE")
+        elif kind == "corrupt":
+            payload = draw(st.sampled_from([b"nope", zlib.compress(b"[]", 6, wbits=31), zlib.compress(b"{", 6, wbits=31)]))
+        else:
+            events = []
+            for body in draw(st.lists(TEXT | HUGE, min_size=1, max_size=25)):
+                serial += 1
+                message = f"{serial}:{body}"
+                events.append({"id": str(serial), "timestamp": 1_700_000_000_000 + serial, "message": message})
+                expected.append(message)
+            group = draw(st.sampled_from(["/cron/billing", "/aws/lambda/f", "x", ""]))
+            payload = subscription_payload(group, f"{group}/app/0123456789abcdef0123456789abcdef", events)
+        records.append(firehose_record(f"id-{n}", payload))
+    return firehose_event(records), expected
+
+
+def jsonl_messages(data: bytes, compressed: bool) -> list[str]:
+    raw = zlib.decompress(data, wbits=31) if compressed else data
+    return [orjson.loads(line)["message"] for line in raw.splitlines()]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    firehose_events(),
+    st.integers(3_000, 400_000),
+    st.sampled_from(["gzip", "none"]),
+    st.sampled_from([0, 0, 2]),
+)
+def test_every_event_lands_exactly_once_and_the_response_fits(generated, limit, compression, fail_every):
+    """Each recordId once; response within the limit; each event in the response, re-ingested or kept, once."""
+    event, expected = generated
+    config = Settings(response_limit_bytes=limit, output_format="jsonl", output_compression=compression, only_json=False)
+    firehose = MemoryFirehose(fail_every)
+    plan = transform(FirehoseEvent.from_dict(event), config)
+    apply_reingest(plan, FirehoseReingester(firehose, "s"), max_attempts=3)
+    response = plan.response()
+
+    assert [r["recordId"] for r in response["records"]] == [r["recordId"] for r in event["records"]]
+    assert all(r["result"] in {"Ok", "Dropped", "ProcessingFailed"} for r in response["records"])
+    assert all(("data" in r) == (r["result"] == "Ok") for r in response["records"])
+    assert response_size(response) <= limit
+
+    landed: list[str] = []
+    for record in response["records"]:
+        if record["result"] == "Ok":
+            landed += jsonl_messages(base64.b64decode(record["data"]), compression == "gzip")
+    for data in firehose.put:
+        landed += [e["message"] for e in decode_record(base64.b64encode(data)).events]
+    by_id = {r["recordId"]: r for r in event["records"]}
+    for record_plan in plan.records:
+        if record_plan.result == "ProcessingFailed" and record_plan.batch is not None:
+            # Firehose keeps the original record in its error prefix; count the events it
+            # holds that were not already re-ingested as pieces.
+            original = [e["message"] for e in decode_record(by_id[record_plan.record.record_id]["data"]).events]
+            put_back = {m for item, events in record_plan.pieces for m in (e["message"] for e in events)} - {
+                m for m in (e["message"] for e in record_plan.forward or [])
+            }
+            landed += [m for m in original if m not in put_back]
+    assert collections.Counter(landed) == collections.Counter(expected)
+
+    # Datadog gets one entry per event kept in this invocation (Ok, or failed and forwarded).
+    sent = [orjson.loads(e)["message"] for e in datadog_entries(plan, entry_options(config))]
+    forwarded = [e["message"] for p in plan.records for e in (p.forward or [])]
+    assert sorted(sent) == sorted(forwarded)
+    assert len(set(sent)) == len(sent)
+
+
+STATUSES = st.lists(st.sampled_from([0, 400, 408, 413, 429, 500, 503]), max_size=12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(TEXT, min_size=1, max_size=300), STATUSES, st.integers(1, 4))
+def test_accepted_plus_undelivered_equals_sent_under_any_faults(messages, faults, concurrency):
+    """For any entries and injected failures: accepted + rejected + undelivered is exactly what was sent."""
+    entries = [orjson.dumps({"message": m, "n": n}) for n, m in enumerate(messages)]
+    with IntakeEmulator(max_request_bytes=20_000, max_entries=1000) as intake:
+        intake.fail_next(*faults)
+        with DatadogSender(
+            intake.intake_url, _Key(), concurrency=concurrency, sleep=lambda _s: None, max_batch_bytes=15_000, max_attempts=4, timeout=5
+        ) as sender:
+            report = sender.send(entries)
+        got = [orjson.dumps(e) for e in intake.entries]
+        assert report.total == len(entries)
+        assert report.accepted == len(got)
+        kept = [e for e, _ in report.rejected] + report.undelivered
+        assert sorted(got + kept) == sorted(entries)
+        assert all(r.raw_bytes <= 20_000 and r.entries <= 1000 for r in intake.requests if r.status == 202)
+
+
+class _Key:
+    source = "test"
+    refreshable = False
+
+    def get(self) -> str:
+        return "k"
+
+    def refresh(self, stale: str) -> str:
+        return "k"

@@ -158,8 +158,7 @@ class Logship:
         if self._dead_letter is None:
             if rejected:
                 logger.error(
-                    "Datadog rejected entries (HTTP 400/413) and no dead letter is configured; "
-                    "they are in S3 only",
+                    "Datadog rejected entries (HTTP 400/413) and no dead letter is configured; they are in S3 only",
                     extra={"rejected": len(rejected)},
                 )
             if delivery.undelivered:

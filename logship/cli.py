@@ -100,11 +100,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     keys = ApiKeyProvider(settings)
-    configuration = Configuration()
+    configuration = Configuration()  # type: ignore[no-untyped-call]
     configuration.server_variables["site"] = settings.dd_site
     configuration.api_key["apiKeyAuth"] = keys.get()
     with ApiClient(configuration) as client:
-        valid = AuthenticationApi(client).validate().valid
+        valid = AuthenticationApi(client).validate().valid  # type: ignore[no-untyped-call]
     print(f"API key from {keys.source} is {'valid' if valid else 'NOT valid'} for site {settings.dd_site}")
     print(f"logs go to {settings.intake_url}")
     return 0 if valid else 1
@@ -136,21 +136,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
             only_json=False,
             response_limit_bytes=_size(args.response_limit),
         )
-        app = Logship(settings, client_factory=lambda service: aws.client(service))
+        app = Logship(settings, client_factory=aws.client)
         event = generate_event(target_bytes=_size(args.size), seed=args.seed, stream=stream)
         sent_events = _count_input_events(event)
-        print(f"== Firehose event: {len(event['records'])} records, {sent_events} log events "
-              f"(+1 CONTROL_MESSAGE, +1 corrupt record), response limit {settings.response_limit_bytes:,} bytes")
+        print(
+            f"== Firehose event: {len(event['records'])} records, {sent_events} log events "
+            f"(+1 CONTROL_MESSAGE, +1 corrupt record), response limit {settings.response_limit_bytes:,} bytes"
+        )
         started = time.perf_counter()
         response = app.handle(event)
         elapsed = (time.perf_counter() - started) * 1000
         counts = app.last_plan.counts()
-        print(f"== Invocation 1 in {elapsed:.0f} ms: {counts['Ok']} Ok, {counts['Dropped']} Dropped "
-              f"({counts['control']} control, {counts['reingested_records']} re-ingested), "
-              f"{counts['ProcessingFailed']} ProcessingFailed")
+        print(
+            f"== Invocation 1 in {elapsed:.0f} ms: {counts['Ok']} Ok, {counts['Dropped']} Dropped "
+            f"({counts['control']} control, {counts['reingested_records']} re-ingested), "
+            f"{counts['ProcessingFailed']} ProcessingFailed"
+        )
         _show_s3(response)
-        print(f"== Datadog intake received {len(intake.entries)} entries in "
-              f"{sum(1 for r in intake.requests if r.status == 202)} requests; first one:")
+        print(
+            f"== Datadog intake received {len(intake.entries)} entries in "
+            f"{sum(1 for r in intake.requests if r.status == 202)} requests; first one:"
+        )
         print("   " + orjson.dumps(intake.entries[0]).decode()[:400])
         total_s3 = counts["events_to_s3"]
         for round_number in range(2, 12):
@@ -165,10 +171,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             app.handle(again)
             counts = app.last_plan.counts()
             total_s3 += counts["events_to_s3"]
-            print(f"== Invocation {round_number}: {counts['Ok']} Ok, "
-                  f"{counts['reingested_records']} re-ingested again")
-        print(f"== Totals: {sent_events} events in, {total_s3} events to S3, "
-              f"{len(intake.entries)} entries in Datadog")
+            print(f"== Invocation {round_number}: {counts['Ok']} Ok, {counts['reingested_records']} re-ingested again")
+        print(f"== Totals: {sent_events} events in, {total_s3} events to S3, {len(intake.entries)} entries in Datadog")
         if total_s3 != sent_events:
             print("!! events were lost or duplicated", file=sys.stderr)
             return 1

@@ -93,9 +93,7 @@ class HttpTransport:
                 raise
             if response.will_close:
                 self._drop(parts.netloc)
-            return HttpResponse(
-                response.status, {k.lower(): v for k, v in response.getheaders()}, data
-            )
+            return HttpResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
         raise ConnectionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _connection(
@@ -208,7 +206,7 @@ class DatadogSender:
         self.clock = clock
         self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
-        self._rng = random.Random()
+        self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
 
     def close(self) -> None:
         """Stop the worker threads and close their connections."""
@@ -235,9 +233,7 @@ class DatadogSender:
         report = DeliveryReport()
         slots = threading.BoundedSemaphore(self.concurrency * 2)
         futures: list[Future[DeliveryReport]] = []
-        for batch in batch_entries(
-            entries, max_entries=self.max_batch_entries, max_bytes=self.max_batch_bytes
-        ):
+        for batch in batch_entries(entries, max_entries=self.max_batch_entries, max_bytes=self.max_batch_bytes):
             if self._stop.is_set() or not slots.acquire(timeout=max(deadline - self.clock(), 0)):
                 report.undelivered.extend(batch)
                 continue
@@ -327,8 +323,10 @@ class DatadogSender:
             attempt += 1
             if attempt >= self.max_attempts:
                 return None
-            delay = retry_after if retry_after is not None else backoff_delay(
-                attempt, base=0.2, cap=MAX_BACKOFF_SECONDS, rng=self._rng
+            delay = (
+                retry_after
+                if retry_after is not None
+                else backoff_delay(attempt, base=0.2, cap=MAX_BACKOFF_SECONDS, rng=self._rng)
             )
             if self.clock() + delay >= deadline:
                 return None

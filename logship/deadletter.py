@@ -60,7 +60,7 @@ class DeadLetter:
         """Store ``entries`` in one object and return its ``s3://`` URI; raise DeadLetterError on failure."""
         if self._client is None:
             self._client = self._client_factory("s3")
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         name = f"{now:%H%M%S}-{invocation_id or 'local'}-{uuid.uuid4().hex[:12]}.jsonl.gz"
         key = "/".join(p for p in (self.prefix, f"{now:%Y/%m/%d}", name) if p)
         try:

@@ -65,9 +65,7 @@ def gunzip(data: bytes, *, max_bytes: int) -> bytes:
     return out
 
 
-def decode_payload(
-    data: str | bytes, *, max_decompressed_bytes: int = limits.DEFAULT_MAX_DECOMPRESSED_BYTES
-) -> bytes:
+def decode_payload(data: str | bytes, *, max_decompressed_bytes: int = limits.DEFAULT_MAX_DECOMPRESSED_BYTES) -> bytes:
     """base64 then gunzip a record's data, giving the subscription message's JSON bytes."""
     try:
         compressed = binascii.a2b_base64(data, strict_mode=True)
@@ -94,7 +92,7 @@ def parse_message(raw: bytes) -> LogBatch:
     message_type = doc.get("messageType")
     if message_type == CONTROL_MESSAGE:
         return LogBatch(
-            message_type=CONTROL_MESSAGE,
+            message_type="CONTROL_MESSAGE",
             log_group=_text(doc, "logGroup", required=False),
             log_stream=_text(doc, "logStream", required=False),
             events=[],
@@ -105,15 +103,11 @@ def parse_message(raw: bytes) -> LogBatch:
     if not isinstance(events, list):
         raise DecodeError("DATA_MESSAGE has no logEvents list")
     for position, event in enumerate(events):
-        if (
-            type(event) is not dict
-            or type(event.get("message")) is not str
-            or type(event.get("timestamp")) is not int
-        ):
+        if type(event) is not dict or type(event.get("message")) is not str or type(event.get("timestamp")) is not int:
             raise DecodeError(f"logEvents[{position}] lacks a string message or integer timestamp")
     filters = doc.get("subscriptionFilters")
     return LogBatch(
-        message_type=DATA_MESSAGE,
+        message_type="DATA_MESSAGE",
         log_group=_text(doc, "logGroup", required=True),
         log_stream=_text(doc, "logStream", required=True),
         events=events,

@@ -125,7 +125,7 @@ class IntakeEmulator:
         self.delay = 0.0
 
     # --- the protocol ------------------------------------------------------
-    def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:  # noqa: PLR0911 - one return per intake answer
         """Answer one intake request: (status, headers, body). Thread-safe."""
         with self.lock:
             fault = self.script.popleft() if self.script else None
@@ -197,7 +197,7 @@ def _handler_for(emulator: IntakeEmulator) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             if self.path.split("?")[0] == "/logship/faults":
@@ -213,7 +213,7 @@ def _handler_for(emulator: IntakeEmulator) -> type[BaseHTTPRequestHandler]:
                 return
             self._reply(status, headers, answer)
 
-        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        def do_GET(self) -> None:
             if self.path.split("?")[0] == "/logship/entries":
                 with emulator.lock:
                     body = orjson.dumps(emulator.entries)
@@ -225,12 +225,12 @@ def _handler_for(emulator: IntakeEmulator) -> type[BaseHTTPRequestHandler]:
             else:
                 self._reply(404, {}, b'{"errors":["not found"]}')
 
-        def do_DELETE(self) -> None:  # noqa: N802 - stdlib naming
+        def do_DELETE(self) -> None:
             emulator.reset()
             self._reply(200, {}, b"{}")
 
         def _configure(self, body: bytes) -> None:
-            """``POST /logship/faults`` ``{"statuses": [503], "retry_after": 1, "delay": 0.05, "poison": "x", "reject_above_bytes": n}``."""
+            """``POST /logship/faults``: statuses, retry_after, delay, poison, reject_above_bytes."""
             doc = orjson.loads(body or b"{}")
             emulator.fail_next(*doc.get("statuses", []), retry_after=doc.get("retry_after"))
             if "delay" in doc:

@@ -163,9 +163,7 @@ def build_entries(batch: LogBatch, tags: StreamTags, options: EntryOptions) -> l
     return out
 
 
-def _enrich(
-    attributes: dict[str, Any], ddtags: str, service: str | None, source: str, timestamp: int
-) -> None:
+def _enrich(attributes: dict[str, Any], ddtags: str, service: str | None, source: str, timestamp: int) -> None:
     """Add logship's reserved attributes to an app's JSON log, keeping the app's own values."""
     own_tags = attributes.get("ddtags")
     if type(own_tags) is str and own_tags:
@@ -207,7 +205,7 @@ def truncate_entry(attributes: dict[str, Any], message: str, max_bytes: int) -> 
     replaces the rest by the raw message cut at a UTF-8 boundary plus
     :data:`TRUNCATION_MARKER`, and records the original size under ``logship``.
     """
-    kept = {
+    kept: dict[str, Any] = {
         key: attributes[key]
         for key in ("ddtags", "ddsource", "service", "status", "timestamp", "date", "hostname")
         if key in attributes and type(attributes[key]) in (str, int, float)

@@ -52,7 +52,7 @@ class LocalAws:
         import boto3
 
         return boto3.client(
-            service,  # type: ignore[call-overload]
+            service,
             region_name=self.region,
             endpoint_url=self.endpoint,
             aws_access_key_id="testing",

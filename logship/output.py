@@ -1,4 +1,4 @@
-"""S3 output step: what Firehose writes to S3 for one record.
+r"""S3 output step: what Firehose writes to S3 for one record.
 
 ``lines`` (the original design's format): each message followed by ``\\n``.
 ``jsonl``: one JSON object per event keeping timestamp, group, stream and id, so
@@ -20,7 +20,7 @@ _GZIP_WBITS = 31
 
 
 def render(batch: LogBatch, events: list[LogEvent], output_format: OutputFormat) -> bytes:
-    """The uncompressed S3 bytes for ``events`` of ``batch``; every line ends with ``\\n``."""
+    r"""The uncompressed S3 bytes for ``events`` of ``batch``; every line ends with ``\\n``."""
     if not events:
         return b""
     if output_format == "lines":
@@ -48,7 +48,7 @@ def render(batch: LogBatch, events: list[LogEvent], output_format: OutputFormat)
 
 
 def compress(data: bytes, compression: OutputCompression, level: int) -> bytes:
-    """gzip ``data`` (one member, no timestamp so output is reproducible) or pass it through."""
+    """Gzip ``data`` (one member, no timestamp so output is reproducible) or pass it through."""
     if compression == "none":
         return data
     return zlib.compress(data, level, wbits=_GZIP_WBITS)

@@ -22,7 +22,7 @@ from logship.entries import EntryOptions, build_entries
 from logship.errors import DecodeError
 from logship.event import FirehoseEvent, FirehoseRecord, RecordResult, Result
 from logship.output import build_output
-from logship.reingest import ReingestItem, ReingestReport, Reingester, reingest
+from logship.reingest import Reingester, ReingestItem, ReingestReport, reingest
 from logship.response import ResponseBudget
 from logship.settings import Settings
 from logship.tags import StreamTags, derive_tags
@@ -113,9 +113,7 @@ def transform(event: FirehoseEvent, settings: Settings) -> Plan:
 
 
 def _failed(record: FirehoseRecord, reason: str) -> RecordPlan:
-    logger.error(
-        "record failed: %s", reason, extra={"recordId": record.record_id, "reason": reason}
-    )
+    logger.error("record failed: %s", reason, extra={"recordId": record.record_id, "reason": reason})
     return RecordPlan(record, "ProcessingFailed", reason=reason)
 
 
@@ -125,9 +123,7 @@ def _plan_record(
     budget: ResponseBudget,
     tag_cache: dict[tuple[str, str], StreamTags],
 ) -> RecordPlan:
-    batch = parse_message(
-        decode_payload(record.data, max_decompressed_bytes=settings.max_decompressed_bytes)
-    )
+    batch = parse_message(decode_payload(record.data, max_decompressed_bytes=settings.max_decompressed_bytes))
     if batch.is_control:
         return RecordPlan(record, "Dropped", batch=batch, reason="CONTROL_MESSAGE")
     if not batch.events:
@@ -164,9 +160,7 @@ def _plan_record(
         logger.error(plan.reason, extra={"recordId": record.record_id, "reason": plan.reason})
         return plan
     plan.reason = f"re-ingested: split into {len(pieces)} records"
-    plan.pieces = [
-        (ReingestItem(payload, record.partition_key), events) for events, payload in pieces
-    ]
+    plan.pieces = [(ReingestItem(payload, record.partition_key), events) for events, payload in pieces]
     return plan
 
 

@@ -14,9 +14,7 @@ from logship.settings import RedactRule, Settings
 REDACTED = "[REDACTED]"
 # Built-in rules, as the Datadog Forwarder offers (REDACT_EMAIL, REDACT_IP).
 BUILTIN_RULES: dict[str, RedactRule] = {
-    "email": RedactRule(
-        re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[REDACTED_EMAIL]"
-    ),
+    "email": RedactRule(re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[REDACTED_EMAIL]"),
     "ipv4": RedactRule(
         re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"),
         "[REDACTED_IP]",

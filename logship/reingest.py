@@ -90,10 +90,7 @@ class KinesisReingester:
         """One PutRecords call; per-entry error codes in request order."""
         response = self.client.put_records(
             StreamName=self.stream_name,
-            Records=[
-                {"Data": item.data, "PartitionKey": item.partition_key or _random_key()}
-                for item in items
-            ],
+            Records=[{"Data": item.data, "PartitionKey": item.partition_key or _random_key()} for item in items],
         )
         return [entry.get("ErrorCode") or None for entry in response["Records"]]
 
@@ -164,9 +161,7 @@ def reingest(
             sleep(delay)
         sizes = [reingester.item_size(items[i]) for i in pending]
         still: list[int] = []
-        for batch in plan_batches(
-            sizes, max_records=reingester.max_records, max_bytes=reingester.max_batch_bytes
-        ):
+        for batch in plan_batches(sizes, max_records=reingester.max_records, max_bytes=reingester.max_batch_bytes):
             chosen = [pending[j] for j in batch]
             report.calls += 1
             try:
@@ -177,9 +172,7 @@ def reingest(
                 continue
             failed_here = [i for i, code in zip(chosen, codes, strict=True) if code]
             if failed_here:
-                report.errors.append(
-                    "per-record errors: " + ",".join(sorted({c for c in codes if c}))
-                )
+                report.errors.append("per-record errors: " + ",".join(sorted({c for c in codes if c})))
             still.extend(failed_here)
         pending = still
     report.failed = set(pending) | too_big

@@ -24,7 +24,7 @@ def boto3_client_factory(region: str | None = None) -> ClientFactory:
     def make(service: str) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=region)
 
     return make
 
@@ -80,7 +80,9 @@ class ApiKeyProvider:
             raise
         except Exception as err:
             # The error text of a failed fetch never holds the key (we do not have it).
-            raise AuthError(f"could not read the Datadog API key from {self.source}: {type(err).__name__}: {err}") from err
+            raise AuthError(
+                f"could not read the Datadog API key from {self.source}: {type(err).__name__}: {err}"
+            ) from err
         key = key.strip()
         if not key:
             raise AuthError(f"the Datadog API key from {self.source} is empty")

@@ -20,7 +20,7 @@ from logship.errors import ConfigError
 # --- Datadog ----------------------------------------------------------------
 DD_API_KEY = "DD_API_KEY"
 DD_API_KEY_SSM_NAME = "DD_API_KEY_SSM_NAME"
-DD_API_KEY_SECRET_ARN = "DD_API_KEY_SECRET_ARN"
+DD_API_KEY_SECRET_ARN = "DD_API_KEY_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
 DD_SITE = "DD_SITE"
 DD_URL = "DD_URL"
 DD_SOURCE = "DD_SOURCE"
@@ -83,9 +83,7 @@ ALL_ENV_NAMES: tuple[str, ...] = (
 #: The original design's convention: group ``/<system>/<service>``.
 DEFAULT_LOG_GROUP_PATTERN = r"^/(?P<system>[^/]+)/(?P<service>[^/]+)$"
 #: ... and stream ``/<system>/<service>/<container>/<task-id>``.
-DEFAULT_LOG_STREAM_PATTERN = (
-    r"^/(?P<system>[^/]+)/(?P<service>[^/]+)/(?P<application>[^/]+)/(?P<task>[^/]+)$"
-)
+DEFAULT_LOG_STREAM_PATTERN = r"^/(?P<system>[^/]+)/(?P<service>[^/]+)/(?P<application>[^/]+)/(?P<task>[^/]+)$"
 TAG_FIELDS = frozenset({"system", "service", "application", "task"})
 
 OutputFormat = Literal["lines", "jsonl"]
@@ -173,12 +171,8 @@ class Settings:
             dd_source=parser.text(DD_SOURCE) or "firehose",
             dd_tags=parse_tags(env.get(DD_TAGS, "")),
             only_json=parser.flag(ONLY_JSON, default=True),
-            log_group_pattern=parser.tag_pattern(
-                LOGSHIP_LOG_GROUP_PATTERN, DEFAULT_LOG_GROUP_PATTERN
-            ),
-            log_stream_pattern=parser.tag_pattern(
-                LOGSHIP_LOG_STREAM_PATTERN, DEFAULT_LOG_STREAM_PATTERN
-            ),
+            log_group_pattern=parser.tag_pattern(LOGSHIP_LOG_GROUP_PATTERN, DEFAULT_LOG_GROUP_PATTERN),
+            log_stream_pattern=parser.tag_pattern(LOGSHIP_LOG_STREAM_PATTERN, DEFAULT_LOG_STREAM_PATTERN),
             output_format=parser.choice(LOGSHIP_OUTPUT_FORMAT, ("lines", "jsonl")),  # type: ignore[arg-type]
             output_compression=parser.choice(LOGSHIP_OUTPUT_COMPRESSION, ("gzip", "none")),  # type: ignore[arg-type]
             gzip_level=parser.integer(LOGSHIP_GZIP_LEVEL, 1, low=1, high=9),
@@ -204,9 +198,7 @@ class Settings:
             redact_rules=parser.redact_rules(LOGSHIP_REDACT_RULES),
             include_at_match=parser.regex(LOGSHIP_INCLUDE_AT_MATCH),
             exclude_at_match=parser.regex(LOGSHIP_EXCLUDE_AT_MATCH),
-            log_level=parser.choice(
-                LOGSHIP_LOG_LEVEL, ("INFO", "DEBUG", "WARNING", "ERROR"), upper=True
-            ),
+            log_level=parser.choice(LOGSHIP_LOG_LEVEL, ("INFO", "DEBUG", "WARNING", "ERROR"), upper=True),
         )
         if parser.problems:
             raise ConfigError("invalid settings: " + "; ".join(parser.problems))
@@ -278,9 +270,7 @@ class _Parser:
         pattern = self.regex(name) or re.compile(default)
         unknown = set(pattern.groupindex) - TAG_FIELDS
         if unknown:
-            self.problems.append(
-                f"{name} names groups {sorted(unknown)}; allowed: {sorted(TAG_FIELDS)}"
-            )
+            self.problems.append(f"{name} names groups {sorted(unknown)}; allowed: {sorted(TAG_FIELDS)}")
         return pattern
 
     def s3_uri(self, name: str) -> str | None:
@@ -296,9 +286,7 @@ class _Parser:
         names = frozenset(part.lower() for part in parse_tags(self.env.get(name, "")))
         unknown = names - BUILTIN_REDACTIONS
         if unknown:
-            self.problems.append(
-                f"{name} knows {sorted(BUILTIN_REDACTIONS)}, got unknown {sorted(unknown)}"
-            )
+            self.problems.append(f"{name} knows {sorted(BUILTIN_REDACTIONS)}, got unknown {sorted(unknown)}")
         return names & BUILTIN_REDACTIONS
 
     def redact_rules(self, name: str) -> tuple[RedactRule, ...]:
@@ -310,12 +298,9 @@ class _Parser:
         try:
             items = json.loads(raw)
             rules = tuple(
-                RedactRule(re.compile(item["pattern"]), str(item.get("replacement", "[REDACTED]")))
-                for item in items
+                RedactRule(re.compile(item["pattern"]), str(item.get("replacement", "[REDACTED]"))) for item in items
             )
         except (ValueError, TypeError, KeyError, re.error) as err:
-            self.problems.append(
-                f'{name} must be a JSON list of {{"pattern": ..., "replacement": ...}}: {err}'
-            )
+            self.problems.append(f'{name} must be a JSON list of {{"pattern": ..., "replacement": ...}}: {err}')
             return ()
         return rules

@@ -16,11 +16,38 @@ from typing import Any
 
 import orjson
 
-_WORDS = (
-    "request handled user order payment invoice cache miss hit retry timeout "
-    "connected closed queue job started finished failed upstream downstream "
-    "latency db query token refresh session billing report export import"
-).split()
+_WORDS = [
+    "request",
+    "handled",
+    "user",
+    "order",
+    "payment",
+    "invoice",
+    "cache",
+    "miss",
+    "hit",
+    "retry",
+    "timeout",
+    "connected",
+    "closed",
+    "queue",
+    "job",
+    "started",
+    "finished",
+    "failed",
+    "upstream",
+    "downstream",
+    "latency",
+    "db",
+    "query",
+    "token",
+    "refresh",
+    "session",
+    "billing",
+    "report",
+    "export",
+    "import",
+]
 _UNICODE = ("ユーザー", "注文完了", "café", "naïve", "Größe", "📦", "✅", "Ωmega", "日本語ログ")
 _SYSTEMS = ("cron", "web", "batch", "api")
 _LEVELS = ("info", "info", "info", "debug", "warn", "error", "fatal")
@@ -119,7 +146,7 @@ def generate_event(
     kinesis_source: str | None = None,
 ) -> dict[str, Any]:
     """A Firehose event whose records hold about ``target_bytes`` of compressed CloudWatch data."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data
     start = start_ms if start_ms is not None else 1_700_000_000_000
     names = []
     for n in range(services):
@@ -151,11 +178,23 @@ def generate_event(
         records.append(firehose_record(f"rec-{len(records):06d}", payload, key))
     for _ in range(control_records):
         payload = subscription_payload(
-            "", "", [{"id": "", "timestamp": start, "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose."}],
+            "",
+            "",
+            [
+                {
+                    "id": "",
+                    "timestamp": start,
+                    "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose.",
+                }
+            ],
             message_type="CONTROL_MESSAGE",
         )
         records.insert(rng.randrange(len(records) + 1), firehose_record(f"ctl-{len(records):06d}", payload))
     for n in range(corrupt_records):
-        bad = [b"not gzip at all", zlib.compress(b"{not json", 6, wbits=31), zlib.compress(b'{"messageType":"DATA_MESSAGE"}', 6, wbits=31)][n % 3]
+        bad = [
+            b"not gzip at all",
+            zlib.compress(b"{not json", 6, wbits=31),
+            zlib.compress(b'{"messageType":"DATA_MESSAGE"}', 6, wbits=31),
+        ][n % 3]
         records.insert(rng.randrange(len(records) + 1), firehose_record(f"bad-{len(records):06d}", bad))
     return firehose_event(records, stream=stream, kinesis_source=kinesis_source)

@@ -20,6 +20,7 @@ class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON line: level, logger, message, then every extra field."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """One JSON line for ``record``."""
         doc: dict[str, Any] = {
             "level": record.levelname,
             "logger": record.name,

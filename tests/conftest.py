@@ -62,8 +62,7 @@ def data_record(
 ) -> dict[str, Any]:
     """A Firehose record carrying a DATA_MESSAGE with ``messages``."""
     events = [
-        {"id": f"{record_id}-{n}", "timestamp": start + n, "message": message}
-        for n, message in enumerate(messages)
+        {"id": f"{record_id}-{n}", "timestamp": start + n, "message": message} for n, message in enumerate(messages)
     ]
     return firehose_record(record_id, subscription_payload(group, stream, events), partition_key)
 
@@ -71,7 +70,9 @@ def data_record(
 def control_record(record_id: str) -> dict[str, Any]:
     """A Firehose record carrying CloudWatch's CONTROL_MESSAGE health probe."""
     payload = subscription_payload(
-        "", "", [{"id": "", "timestamp": 0, "message": "CWL CONTROL MESSAGE: Checking health"}],
+        "",
+        "",
+        [{"id": "", "timestamp": 0, "message": "CWL CONTROL MESSAGE: Checking health"}],
         message_type="CONTROL_MESSAGE",
     )
     return firehose_record(record_id, payload)

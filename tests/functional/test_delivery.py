@@ -37,7 +37,13 @@ def entries(n: int, tag: str = "e") -> list[bytes]:
 
 def sender_for(intake, sleeps=None, **kwargs) -> DatadogSender:
     recorded = sleeps if sleeps is not None else []
-    return DatadogSender(intake.intake_url, kwargs.pop("keys", Key()), sleep=recorded.append, timeout=kwargs.pop("timeout", 5.0), **kwargs)
+    return DatadogSender(
+        intake.intake_url,
+        kwargs.pop("keys", Key()),
+        sleep=recorded.append,
+        timeout=kwargs.pop("timeout", 5.0),
+        **kwargs,
+    )
 
 
 def messages(intake) -> list[str]:
@@ -112,7 +118,9 @@ def test_invalid_key_stops_at_once_and_names_its_source_not_the_key(intake, make
         app.handle(event, FakeContext())
     assert "environment variable DD_API_KEY" in str(caught.value)
     assert "the-bad-key-123" not in str(caught.value)
-    assert all("the-bad-key-123" not in r.getMessage() and "the-bad-key-123" not in str(r.__dict__) for r in caplog.records)
+    assert all(
+        "the-bad-key-123" not in r.getMessage() and "the-bad-key-123" not in str(r.__dict__) for r in caplog.records
+    )
     assert len(intake.requests) == 1  # no retries of a refused key
 
 
@@ -122,7 +130,9 @@ def test_rotated_ssm_key_is_refetched_once_after_403(intake, local_aws, unique, 
     name = f"/logship/{unique}/dd-api-key"
     ssm.put_parameter(Name=name, Value="key-v1", Type="SecureString")
     intake.api_keys = {"key-v1"}
-    app = make_app(Settings(dd_url=intake.url, dd_api_key_ssm_name=name, only_json=False), client_factory=local_aws.client)
+    app = make_app(
+        Settings(dd_url=intake.url, dd_api_key_ssm_name=name, only_json=False), client_factory=local_aws.client
+    )
     app.handle(firehose_event([data_record("r1", ["a"])]), FakeContext())
     ssm.put_parameter(Name=name, Value="key-v2", Type="SecureString", Overwrite=True)
     intake.api_keys = {"key-v2"}
@@ -133,9 +143,13 @@ def test_rotated_ssm_key_is_refetched_once_after_403(intake, local_aws, unique, 
 
 def test_key_from_a_json_secret(intake, local_aws, unique, make_app):
     """A Secrets Manager secret holding {"DD_API_KEY": ...} supplies the key."""
-    arn = local_aws.client("secretsmanager").create_secret(Name=unique, SecretString='{"DD_API_KEY": "from-secret"}')["ARN"]
+    arn = local_aws.client("secretsmanager").create_secret(Name=unique, SecretString='{"DD_API_KEY": "from-secret"}')[
+        "ARN"
+    ]
     intake.api_keys = {"from-secret"}
-    app = make_app(Settings(dd_url=intake.url, dd_api_key_secret_arn=arn, only_json=False), client_factory=local_aws.client)
+    app = make_app(
+        Settings(dd_url=intake.url, dd_api_key_secret_arn=arn, only_json=False), client_factory=local_aws.client
+    )
     app.handle(firehose_event([data_record("r1", ["a"])]), FakeContext())
     assert messages(intake) == ["a"]
 
@@ -152,7 +166,13 @@ def test_outage_past_the_time_budget_goes_to_the_dead_letter(intake, local_aws, 
     local_aws.client("s3").create_bucket(Bucket=unique)
     intake.fail_next(*[503] * 1000)
     app = make_app(
-        Settings(dd_url=intake.url, dd_api_key="k", only_json=False, dead_letter_uri=f"s3://{unique}/dead", time_margin_ms=1_000),
+        Settings(
+            dd_url=intake.url,
+            dd_api_key="k",
+            only_json=False,
+            dead_letter_uri=f"s3://{unique}/dead",
+            time_margin_ms=1_000,
+        ),
         client_factory=local_aws.client,
     )
     event = firehose_event([data_record("r1", [f"m{i}" for i in range(30)]), data_record("r2", ["x", "y"])])

@@ -11,11 +11,9 @@ import zlib
 from pathlib import Path
 
 import orjson
-import pytest
-from conftest import FIXTURES, FakeContext, data_record, firehose_event, load_fixture
+from conftest import FakeContext, data_record, firehose_event, load_fixture
 
 from logship.decode import decode_record
-from logship.localaws import split_gzip_members
 from logship.settings import Settings
 from logship.synth import generate_event
 
@@ -48,17 +46,24 @@ def test_mixed_batch_answers_every_record_once(intake, make_app):
     # ONLY_JSON unset: only the JSON logs go to Datadog, with their status and tags.
     assert [e.get("msg") for e in intake.entries] == ["payment failed", "ok"]
     assert intake.entries[0]["status"] == "error"
-    assert intake.entries[0]["ddtags"] == "system:cron,service:billing,application:app,task:0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    assert (
+        intake.entries[0]["ddtags"]
+        == "system:cron,service:billing,application:app,task:0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    )
     assert all(r.status == 202 for r in intake.requests)
 
 
 def test_plain_lines_go_to_datadog_when_only_json_is_false(intake, make_app):
     """ONLY_JSON=false sends plain lines too, tagged from an awslogs stream name."""
-    app = make_app(Settings.from_env({"DD_URL": intake.url, "DD_API_KEY": "k", "ONLY_JSON": "false", "DD_TAGS": "env:test"}))
+    app = make_app(
+        Settings.from_env({"DD_URL": intake.url, "DD_API_KEY": "k", "ONLY_JSON": "false", "DD_TAGS": "env:test"})
+    )
     app.handle(load_fixture("mixed_event.json"), FakeContext())
     plain = [e for e in intake.entries if e.get("message") == "plain text line"]
     assert len(intake.entries) == 4
-    assert plain[0]["ddtags"] == "system:ecs,service:web,application:nginx,task:0123456789abcdef0123456789abcdef,env:test"
+    assert (
+        plain[0]["ddtags"] == "system:ecs,service:web,application:nginx,task:0123456789abcdef0123456789abcdef,env:test"
+    )
     assert plain[0]["service"] == "web"
 
 
@@ -118,7 +123,9 @@ def test_a_record_too_big_for_any_response_is_split_by_events(intake, local_aws,
     messages = [f"line {n} " + "x" * 200 for n in range(400)]
     event = firehose_event([data_record("big", messages)], stream=unique)
     app = make_app(
-        Settings(dd_url=intake.url, dd_api_key="k", only_json=False, output_compression="none", response_limit_bytes=20_000),
+        Settings(
+            dd_url=intake.url, dd_api_key="k", only_json=False, output_compression="none", response_limit_bytes=20_000
+        ),
         client_factory=local_aws.client,
     )
     response = app.handle(event, FakeContext())
@@ -134,17 +141,27 @@ def test_kinesis_source_reingests_into_the_source_stream_with_its_partition_key(
     """When a Kinesis stream feeds Firehose, records go back with PutRecords and the original key."""
     kinesis = local_aws.client("kinesis")
     kinesis.create_stream(StreamName=unique, ShardCount=1)
-    records = [data_record(f"k{n}", [f"m{n}-{i}-" + os.urandom(40).hex() for i in range(30)], partition_key=f"pk-{n}") for n in range(6)]
+    records = [
+        data_record(f"k{n}", [f"m{n}-{i}-" + os.urandom(40).hex() for i in range(30)], partition_key=f"pk-{n}")
+        for n in range(6)
+    ]
     event = firehose_event(records, kinesis_source=unique)
-    app = make_app(Settings(dd_url=intake.url, dd_api_key="k", only_json=False, response_limit_bytes=8_000), client_factory=local_aws.client)
+    app = make_app(
+        Settings(dd_url=intake.url, dd_api_key="k", only_json=False, response_limit_bytes=8_000),
+        client_factory=local_aws.client,
+    )
     response = app.handle(event, FakeContext())
     dropped = [r["recordId"] for r in response["records"] if r["result"] == "Dropped"]
     assert dropped
     shard = kinesis.describe_stream(StreamName=unique)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = kinesis.get_shard_iterator(StreamName=unique, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = kinesis.get_shard_iterator(StreamName=unique, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     got = kinesis.get_records(ShardIterator=iterator)["Records"]
     by_id = {r["recordId"]: r for r in records}
-    assert sorted(r["PartitionKey"] for r in got) == sorted(by_id[i]["kinesisRecordMetadata"]["partitionKey"] for i in dropped)
+    assert sorted(r["PartitionKey"] for r in got) == sorted(
+        by_id[i]["kinesisRecordMetadata"]["partitionKey"] for i in dropped
+    )
     assert sorted(r["Data"] for r in got) == sorted(base64.b64decode(by_id[i]["data"]) for i in dropped)
 
 
@@ -153,7 +170,9 @@ def test_failed_reingest_marks_records_failed_and_forwards_their_logs(intake, lo
     records = [data_record(f"r{n}", [f"m{n}-{i}-" + os.urandom(40).hex() for i in range(20)]) for n in range(4)]
     event = firehose_event(records, stream=f"{unique}-missing")
     app = make_app(
-        Settings(dd_url=intake.url, dd_api_key="k", only_json=False, response_limit_bytes=2_500, reingest_max_attempts=2),
+        Settings(
+            dd_url=intake.url, dd_api_key="k", only_json=False, response_limit_bytes=2_500, reingest_max_attempts=2
+        ),
         client_factory=local_aws.client,
     )
     response = app.handle(event, FakeContext())
@@ -177,7 +196,9 @@ def test_summary_line_counts_the_invocation(intake, caplog, make_app):
     assert line.response_bytes > 0 and line.ms_total >= 0
 
 
-def test_cli_process_reads_the_environment_and_reaches_aws_through_aws_endpoint_url(intake, local_aws, unique, tmp_path):
+def test_cli_process_reads_the_environment_and_reaches_aws_through_aws_endpoint_url(
+    intake, local_aws, unique, tmp_path
+):
     """`logship process` with DD_URL and AWS_ENDPOINT_URL runs the handler's code against both stand-ins."""
     local_aws.delivery_stream(unique, unique)
     event = generate_event(target_bytes=60_000, seed=5, stream=unique, control_records=1, corrupt_records=1)
@@ -197,7 +218,11 @@ def test_cli_process_reads_the_environment_and_reaches_aws_through_aws_endpoint_
     }
     out = subprocess.run(
         [sys.executable, "-m", "logship.cli", "process", str(path), "-o", str(tmp_path / "response.json")],
-        env=env, capture_output=True, text=True, check=True, cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     response = orjson.loads((tmp_path / "response.json").read_bytes())
     assert [r["recordId"] for r in response["records"]] == [r["recordId"] for r in event["records"]]

@@ -40,10 +40,19 @@ def test_control_message_is_recognised():
         (b64(zlib.compress(b"{nope", 6, wbits=31)), "not JSON"),
         (b64(zlib.compress(b"[1,2]", 6, wbits=31)), "not a JSON object"),
         (b64(zlib.compress(b'{"messageType":"X"}', 6, wbits=31)), "unknown messageType"),
-        (b64(zlib.compress(b'{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s"}', 6, wbits=31)), "no logEvents"),
+        (
+            b64(zlib.compress(b'{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s"}', 6, wbits=31)),
+            "no logEvents",
+        ),
         (b64(zlib.compress(b'{"messageType":"DATA_MESSAGE","logStream":"s","logEvents":[]}', 6, wbits=31)), "logGroup"),
         (
-            b64(zlib.compress(b'{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{"message":1,"timestamp":1}]}', 6, wbits=31)),
+            b64(
+                zlib.compress(
+                    b'{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{"message":1,"timestamp":1}]}',
+                    6,
+                    wbits=31,
+                )
+            ),
             "logEvents[0]",
         ),
         (b64(zlib.compress(b'{"messageType":"DATA_MESSAGE"}', 6, wbits=31)[:-6]), "truncated"),

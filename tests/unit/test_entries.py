@@ -120,7 +120,9 @@ def test_redaction_and_filters_apply_to_datadog_entries():
     assert MessageFilter.from_settings(Settings()) is None
 
 
-@pytest.mark.parametrize(("value", "level"), [("INFO", "info"), ("bogus", "bogus"), (200, None), (3.5, None), ("", None)])
+@pytest.mark.parametrize(
+    ("value", "level"), [("INFO", "info"), ("bogus", "bogus"), (200, None), (3.5, None), ("", None)]
+)
 def test_level_of(value, level):
     """Level values normalise; numbers outside syslog and pino ranges are not levels."""
     assert level_of(value) == level

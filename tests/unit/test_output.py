@@ -27,13 +27,27 @@ def test_uncompressed_output_is_the_raw_lines():
 
 
 def test_jsonl_keeps_what_a_replay_needs():
-    """jsonl gives one object per event with timestamp, group, stream, owner, id and message."""
+    """Jsonl gives one object per event with timestamp, group, stream, owner, id and message."""
     out = build_output(batch("a", "b"), output_format="jsonl", compression="none")
     lines = out.decode().splitlines()
     assert out.endswith(b"\n")
     assert [orjson.loads(line) for line in lines] == [
-        {"timestamp": 100, "logGroup": "/cron/billing", "logStream": "/cron/billing/app/t", "owner": "1", "id": "id0", "message": "a"},
-        {"timestamp": 101, "logGroup": "/cron/billing", "logStream": "/cron/billing/app/t", "owner": "1", "id": "id1", "message": "b"},
+        {
+            "timestamp": 100,
+            "logGroup": "/cron/billing",
+            "logStream": "/cron/billing/app/t",
+            "owner": "1",
+            "id": "id0",
+            "message": "a",
+        },
+        {
+            "timestamp": 101,
+            "logGroup": "/cron/billing",
+            "logStream": "/cron/billing/app/t",
+            "owner": "1",
+            "id": "id1",
+            "message": "b",
+        },
     ]
 
 
@@ -45,6 +59,6 @@ def test_multiline_messages_stay_whole_in_jsonl():
 
 def test_invalid_unicode_is_replaced_not_raised():
     """A lone surrogate becomes "?" in S3 output instead of failing the record."""
-    assert build_output(batch("a\ud800b"), compression="none") == "a?b\n".encode()
+    assert build_output(batch("a\ud800b"), compression="none") == b"a?b\n"
     line = orjson.loads(build_output(batch("a\ud800b"), output_format="jsonl", compression="none"))
     assert line["message"] == "a?b"

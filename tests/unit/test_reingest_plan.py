@@ -27,7 +27,7 @@ class FlakyFirehose:
         self.raise_calls = raise_calls
         self.calls: list[list[bytes]] = []
 
-    def put_record_batch(self, DeliveryStreamName, Records):  # noqa: N803 - boto3's names
+    def put_record_batch(self, DeliveryStreamName, Records):
         self.calls.append([r["Data"] for r in Records])
         if len(self.calls) <= self.raise_calls:
             raise ConnectionError("throttled")

@@ -43,7 +43,7 @@ def test_budget_accounting_is_an_upper_bound_of_the_real_response(records):
 
 
 def test_take_refuses_what_does_not_fit():
-    """take charges only what fits."""
+    """Take charges only what fits."""
     budget = ResponseBudget(200, ["a"])
     cost = budget.ok_cost("a", 500, None)
     assert not budget.take(cost)

@@ -59,7 +59,14 @@ def test_every_problem_is_reported_at_once():
             }
         )
     text = str(caught.value)
-    for name in ("ONLY_JSON", "LOGSHIP_RESPONSE_LIMIT_BYTES", "LOGSHIP_LOG_GROUP_PATTERN", "LOGSHIP_DEAD_LETTER_URI", "LOGSHIP_REDACT", "LOGSHIP_INCLUDE_AT_MATCH"):
+    for name in (
+        "ONLY_JSON",
+        "LOGSHIP_RESPONSE_LIMIT_BYTES",
+        "LOGSHIP_LOG_GROUP_PATTERN",
+        "LOGSHIP_DEAD_LETTER_URI",
+        "LOGSHIP_REDACT",
+        "LOGSHIP_INCLUDE_AT_MATCH",
+    ):
         assert name in text
 
 

@@ -59,7 +59,7 @@ def test_partition_keys_always_have_all_three_keys():
 def test_any_names_give_clean_tags_and_never_raise(group, stream):
     """For any group and stream, every derived tag is short and uses only Datadog's tag characters."""
     for tag in derive_tags(group, stream).as_tags():
-        key, _, value = tag.partition(":")
+        _key, _, value = tag.partition(":")
         assert value and len(value) <= 200
         assert re.fullmatch(r"[\w\-:./]+", value, re.ASCII)
 

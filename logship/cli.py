@@ -10,12 +10,12 @@ import argparse
 import base64
 import sys
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from logship import _gzip
 from logship.settings import Settings
 
 
@@ -113,7 +113,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _decoded_lines(data_b64: str, compressed: bool) -> list[str]:
     raw = base64.b64decode(data_b64)
     if compressed:
-        raw = zlib.decompress(raw, wbits=31)
+        raw = _gzip.decompress(raw, max_bytes=1 << 31)
     return raw.decode("utf-8").splitlines()
 
 

@@ -18,19 +18,17 @@ import logging
 import random
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from logship import limits
+from logship import _gzip, limits
 from logship.batching import batch_entries, payload
 from logship.reingest import backoff_delay
 
 logger = logging.getLogger(__name__)
 
-_GZIP_WBITS = 31
 RETRYABLE = frozenset({408, 425, 429})
 # Never hold a thread longer than this between two attempts.
 MAX_BACKOFF_SECONDS = 10.0
@@ -285,7 +283,7 @@ class DatadogSender:
 
     def _post(self, part: list[bytes], deadline: float, report: DeliveryReport) -> int | None:
         """POST one batch with retries; the final status, or None when time or attempts ran out."""
-        body = zlib.compress(payload(part), self.gzip_level, wbits=_GZIP_WBITS)
+        body = _gzip.compress(payload(part), self.gzip_level)
         refreshed = False
         attempt = 0
         while True:

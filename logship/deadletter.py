@@ -12,15 +12,14 @@ import dataclasses
 import datetime
 import logging
 import uuid
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from logship import _gzip, limits
 from logship.datadog import DatadogSender
-from logship.errors import DeadLetterError
+from logship.errors import DeadLetterError, DecodeError
 
 logger = logging.getLogger(__name__)
-_GZIP_WBITS = 31
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -35,15 +34,15 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 def encode_lines(entries: list[bytes]) -> bytes:
     """gzip(JSON lines) of entries (serialized JSON never holds a raw newline)."""
-    return zlib.compress(b"\n".join(entries) + b"\n", 6, wbits=_GZIP_WBITS)
+    return _gzip.compress(b"\n".join(entries) + b"\n")
 
 
 def decode_lines(body: bytes) -> list[bytes]:
     """The entries of a dead-letter object."""
     try:
-        text = zlib.decompress(body, wbits=_GZIP_WBITS)
-    except zlib.error as err:
-        raise DeadLetterError(f"dead letter is not gzip: {err}") from err
+        text = _gzip.decompress(body, max_bytes=limits.DEFAULT_MAX_DECOMPRESSED_BYTES * 4)
+    except DecodeError as err:
+        raise DeadLetterError(f"dead letter {err}") from err
     return [line for line in text.split(b"\n") if line]
 
 

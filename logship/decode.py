@@ -9,17 +9,15 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import json
-import zlib
 from typing import Any, Literal, TypedDict
 
 import orjson
 
-from logship import limits
+from logship import _gzip, limits
 from logship.errors import DecodeError
 
 DATA_MESSAGE = "DATA_MESSAGE"
 CONTROL_MESSAGE = "CONTROL_MESSAGE"
-_GZIP_WBITS = 31  # zlib: 16 + 15, a gzip header and trailer around a raw deflate stream
 
 
 class LogEvent(TypedDict):
@@ -51,20 +49,6 @@ class LogBatch:
         return self.message_type == CONTROL_MESSAGE
 
 
-def gunzip(data: bytes, *, max_bytes: int) -> bytes:
-    """Decompress one gzip member, refusing output past ``max_bytes`` (gzip bombs exist)."""
-    inflater = zlib.decompressobj(_GZIP_WBITS)
-    try:
-        out = inflater.decompress(data, max_bytes + 1)
-    except zlib.error as err:
-        raise DecodeError(f"not gzip data: {err}") from err
-    if len(out) > max_bytes:
-        raise DecodeError(f"decompresses past the cap of {max_bytes} bytes")
-    if not inflater.eof:
-        raise DecodeError("gzip data is truncated")
-    return out
-
-
 def decode_payload(data: str | bytes, *, max_decompressed_bytes: int = limits.DEFAULT_MAX_DECOMPRESSED_BYTES) -> bytes:
     """base64 then gunzip a record's data, giving the subscription message's JSON bytes."""
     try:
@@ -73,7 +57,7 @@ def decode_payload(data: str | bytes, *, max_decompressed_bytes: int = limits.DE
         raise DecodeError(f"not base64: {err}") from err
     if not compressed:
         raise DecodeError("record data is empty")
-    return gunzip(compressed, max_bytes=max_decompressed_bytes)
+    return _gzip.decompress(compressed, max_bytes=max_decompressed_bytes)
 
 
 def parse_message(raw: bytes) -> LogBatch:
@@ -141,7 +125,7 @@ def encode_batch(batch: LogBatch, events: list[LogEvent] | None = None, *, level
         "subscriptionFilters": list(batch.subscription_filters),
         "logEvents": batch.events if events is None else events,
     }
-    return zlib.compress(orjson.dumps(doc), level, wbits=_GZIP_WBITS)
+    return _gzip.compress(orjson.dumps(doc), level)
 
 
 def _text(doc: dict[str, Any], key: str, *, required: bool) -> str:

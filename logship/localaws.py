@@ -10,6 +10,8 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from logship import _gzip
+
 REGION = "us-east-1"
 
 
@@ -99,7 +101,7 @@ def split_gzip_members(data: bytes) -> list[bytes]:
     """Split concatenated gzip members into the compressed bytes of each member."""
     members = []
     while data:
-        inflater = zlib.decompressobj(31)
+        inflater = zlib.decompressobj(_gzip.WBITS)
         inflater.decompress(data)
         consumed = len(data) - len(inflater.unused_data)
         members.append(data[:consumed])

@@ -9,14 +9,11 @@ grows 5-20x when decompressed and would not fit the 6 MB response otherwise.
 
 from __future__ import annotations
 
-import zlib
-
 import orjson
 
+from logship import _gzip
 from logship.decode import LogBatch, LogEvent
 from logship.settings import OutputCompression, OutputFormat
-
-_GZIP_WBITS = 31
 
 
 def render(batch: LogBatch, events: list[LogEvent], output_format: OutputFormat) -> bytes:
@@ -51,7 +48,7 @@ def compress(data: bytes, compression: OutputCompression, level: int) -> bytes:
     """Gzip ``data`` (one member, no timestamp so output is reproducible) or pass it through."""
     if compression == "none":
         return data
-    return zlib.compress(data, level, wbits=_GZIP_WBITS)
+    return _gzip.compress(data, level)
 
 
 def build_output(

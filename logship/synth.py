@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import random
 import uuid
-import zlib
 from typing import Any
 
 import orjson
+
+from logship import _gzip
 
 _WORDS = [
     "request",
@@ -92,7 +93,7 @@ def subscription_payload(
         "subscriptionFilters": ["logship"],
         "logEvents": events,
     }
-    return zlib.compress(orjson.dumps(doc), 6, wbits=31)
+    return _gzip.compress(orjson.dumps(doc))
 
 
 def firehose_record(record_id: str, payload: bytes, partition_key: str | None = None) -> dict[str, Any]:
@@ -193,8 +194,8 @@ def generate_event(
     for n in range(corrupt_records):
         bad = [
             b"not gzip at all",
-            zlib.compress(b"{not json", 6, wbits=31),
-            zlib.compress(b'{"messageType":"DATA_MESSAGE"}', 6, wbits=31),
+            _gzip.compress(b"{not json"),
+            _gzip.compress(b'{"messageType":"DATA_MESSAGE"}'),
         ][n % 3]
         records.insert(rng.randrange(len(records) + 1), firehose_record(f"bad-{len(records):06d}", bad))
     return firehose_event(records, stream=stream, kinesis_source=kinesis_source)

@@ -7,7 +7,8 @@ import zlib
 
 import pytest
 
-from logship.decode import decode_record, encode_batch, gunzip
+from logship._gzip import decompress as gunzip
+from logship.decode import decode_record, encode_batch
 from logship.errors import DecodeError
 from logship.synth import subscription_payload
 

@@ -161,7 +161,7 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
         for _ in range(reps):
             for name, fn in contenders.items():
                 samples[name].append(median_time(fn, 1)[0])
-        counts = app.last_plan.counts()
+        counts = app.last_summary
         response = json.dumps(app.handle(event, None))
         floor_response = json.dumps(json.loads(floor(event)[0]))
         for name in contenders:
@@ -173,8 +173,8 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
         row["seed_over_logship"] = row["seed_s"] / row["logship_s"]
         row["response_bytes"] = len(response)
         row["floor_response_bytes"] = len(floor_response)
-        row["datadog_requests"] = app.last_delivery.requests
-        row["datadog_entries"] = app.last_delivery.accepted
+        row["datadog_requests"] = counts["dd_requests"]
+        row["datadog_entries"] = counts["dd_accepted"]
         row["reingested_records"] = counts["reingested_records"]
         rows.append(row)
         print(
@@ -261,7 +261,7 @@ def latency(target: int, reps: int, url: str) -> dict[str, Any]:
         for _ in range(reps):
             samples["zero"].append(median_time(lambda: run_logship(fast_app, event), 1)[0])
             samples["delayed"].append(median_time(lambda: run_logship(slow_app, event), 1)[0])
-        requests = slow_app.last_delivery.requests
+        requests = slow_app.last_summary["dd_requests"]
         concurrency = slow_app.settings.dd_concurrency
         fast_app.sender.close()
         slow_app.sender.close()

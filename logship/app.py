@@ -16,9 +16,8 @@ from logship.datadog import DatadogSender, DeliveryReport
 from logship.deadletter import DeadLetter
 from logship.errors import AuthError, DeadLetterError, DeliveryError
 from logship.event import FirehoseEvent
-from logship.pipeline import Plan, apply_reingest, datadog_entries, entry_options, transform
+from logship.pipeline import apply_reingest, datadog_entries, entry_options, transform
 from logship.reingest import FirehoseReingester, KinesisReingester, Reingester
-from logship.response import response_size
 from logship.secrets import ApiKeyProvider, boto3_client_factory
 from logship.settings import Settings
 
@@ -108,7 +107,8 @@ class Logship:
         remaining_ms = context.get_remaining_time_in_millis() if context else DEFAULT_TIME_BUDGET_MS
         deadline = started + max(remaining_ms - self.settings.time_margin_ms, 0) / 1000
         firehose_event = FirehoseEvent.from_dict(event)
-        plan = transform(firehose_event, self.settings)
+        delivery = self.sender.open(deadline=deadline)
+        plan = transform(firehose_event, self.settings, deliver=delivery.add, options=self._entry_options)
         transformed = time.monotonic()
         reingest_report = None
         if plan.to_reingest():
@@ -120,34 +120,36 @@ class Logship:
             )
         response = plan.response()
         settled = time.monotonic()
-        delivery = self.sender.send(datadog_entries(plan, self._entry_options), deadline=deadline)
+        delivery.add(datadog_entries(plan, self._entry_options))
+        report = delivery.finish()
         delivered = time.monotonic()
-        dead_lettered = self._keep_undelivered(delivery, firehose_event.invocation_id)
-        size = response_size(response)
+        dead_lettered = self._keep_undelivered(report, firehose_event.invocation_id)
+        # The budget charged every record as serialized, so this is the response's size
+        # (an upper bound only where a record's answer is shorter than its reservation).
+        size = plan.response_estimate
         summary = {
             "invocation_id": firehose_event.invocation_id,
             **plan.counts(),
-            "dd_accepted": delivery.accepted,
-            "dd_rejected": len(delivery.rejected),
-            "dd_undelivered": len(delivery.undelivered),
+            "dd_accepted": report.accepted,
+            "dd_rejected": len(report.rejected),
+            "dd_undelivered": len(report.undelivered),
             "dd_dead_lettered": dead_lettered,
-            "dd_requests": delivery.requests,
-            "dd_retries": delivery.retries,
-            "dd_splits": delivery.splits,
+            "dd_requests": report.requests,
+            "dd_retries": report.retries,
+            "dd_splits": report.splits,
             "reingest_calls": reingest_report.calls if reingest_report else 0,
             "reingest_failed": len(reingest_report.failed) if reingest_report else 0,
             "response_bytes": size,
             "response_limit": self.settings.response_limit_bytes,
             "ms_transform": round((transformed - started) * 1000, 1),
             "ms_reingest": round((settled - transformed) * 1000, 1),
-            "ms_datadog": round((delivered - settled) * 1000, 1),
+            "ms_datadog_wait": round((delivered - settled) * 1000, 1),
             "ms_total": round((time.monotonic() - started) * 1000, 1),
         }
         if size > self.settings.response_limit_bytes:  # the budget is exact; this is a bug guard
             logger.error("response over its limit", extra=summary)
         logger.info("invocation", extra=summary)
-        self.last_plan: Plan = plan
-        self.last_delivery: DeliveryReport = delivery
+        self.last_summary: dict[str, Any] = summary
         return response
 
     def _keep_undelivered(self, delivery: DeliveryReport, invocation_id: str) -> int:

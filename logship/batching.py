@@ -11,28 +11,61 @@ from collections.abc import Iterable, Iterator
 from logship import limits
 
 
+class Batcher:
+    """Collects entries and hands back each batch as soon as it is full.
+
+    A batch's JSON array (``[a,b,...]``) stays within ``max_bytes`` and holds at
+    most ``max_entries``; an entry bigger than ``max_bytes`` alone gets a batch
+    of its own (entries are truncated to the per-log limit before they get
+    here, which is far smaller).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = limits.DATADOG_MAX_ENTRIES_PER_REQUEST,
+        max_bytes: int = limits.DATADOG_TARGET_REQUEST_BYTES,
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._batch: list[bytes] = []
+        self._size = 2  # the brackets
+
+    def add(self, entries: Iterable[bytes]) -> list[list[bytes]]:
+        """Take ``entries``; return the batches they filled (often none)."""
+        full: list[list[bytes]] = []
+        batch, size = self._batch, self._size
+        max_entries, max_bytes = self.max_entries, self.max_bytes
+        for entry in entries:
+            extra = len(entry) + 1  # the comma before it (one too many for the first: safe)
+            if batch and (len(batch) >= max_entries or size + extra > max_bytes):
+                full.append(batch)
+                batch, size = [], 2
+            batch.append(entry)
+            size += extra
+        self._batch, self._size = batch, size
+        return full
+
+    def flush(self) -> list[bytes] | None:
+        """The last, partly filled batch, if any."""
+        batch = self._batch
+        self._batch, self._size = [], 2
+        return batch or None
+
+
 def batch_entries(
     entries: Iterable[bytes],
     *,
     max_entries: int = limits.DATADOG_MAX_ENTRIES_PER_REQUEST,
     max_bytes: int = limits.DATADOG_TARGET_REQUEST_BYTES,
 ) -> Iterator[list[bytes]]:
-    """Yield lists of entries whose JSON array (``[a,b,...]``) stays within both limits.
-
-    An entry bigger than ``max_bytes`` alone is yielded alone; entries are
-    truncated to the per-log limit before they get here, which is far smaller.
-    """
-    batch: list[bytes] = []
-    size = 2  # the brackets
+    """Yield lists of entries whose JSON array stays within both limits, in order."""
+    batcher = Batcher(max_entries=max_entries, max_bytes=max_bytes)
     for entry in entries:
-        extra = len(entry) + (1 if batch else 0)
-        if batch and (len(batch) >= max_entries or size + extra > max_bytes):
-            yield batch
-            batch, size, extra = [], 2, len(entry)
-        batch.append(entry)
-        size += extra
-    if batch:
-        yield batch
+        yield from batcher.add((entry,))
+    last = batcher.flush()
+    if last:
+        yield last
 
 
 def payload(batch: list[bytes]) -> bytes:

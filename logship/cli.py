@@ -146,7 +146,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         response = app.handle(event)
         elapsed = (time.perf_counter() - started) * 1000
-        counts = app.last_plan.counts()
+        counts = app.last_summary
         print(
             f"== Invocation 1 in {elapsed:.0f} ms: {counts['Ok']} Ok, {counts['Dropped']} Dropped "
             f"({counts['control']} control, {counts['reingested_records']} re-ingested), "
@@ -169,7 +169,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 stream=stream,
             )
             app.handle(again)
-            counts = app.last_plan.counts()
+            counts = app.last_summary
             total_s3 += counts["events_to_s3"]
             print(f"== Invocation {round_number}: {counts['Ok']} Ok, {counts['reingested_records']} re-ingested again")
         print(f"== Totals: {sent_events} events in, {total_s3} events to S3, {len(intake.entries)} entries in Datadog")

@@ -24,7 +24,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from logship import _gzip, limits
-from logship.batching import batch_entries, payload
+from logship.batching import Batcher, payload
 from logship.reingest import backoff_delay
 
 logger = logging.getLogger(__name__)
@@ -219,28 +219,21 @@ class DatadogSender:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def send(self, entries: Iterable[bytes], *, deadline: float = float("inf")) -> DeliveryReport:
-        """Send every entry, ``concurrency`` requests at a time, until ``deadline`` (monotonic).
-
-        Entries are consumed lazily, so building them overlaps with sending.
-        What has not been accepted by the deadline comes back as undelivered.
-        """
+    def open(self, *, deadline: float = float("inf")) -> Delivery:
+        """Start a delivery that runs until ``deadline`` (monotonic); add entries as they are built."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="logship-dd")
         self._stop.clear()
-        report = DeliveryReport()
-        slots = threading.BoundedSemaphore(self.concurrency * 2)
-        futures: list[Future[DeliveryReport]] = []
-        for batch in batch_entries(entries, max_entries=self.max_batch_entries, max_bytes=self.max_batch_bytes):
-            if self._stop.is_set() or not slots.acquire(timeout=max(deadline - self.clock(), 0)):
-                report.undelivered.extend(batch)
-                continue
-            future = self._pool.submit(self._deliver, batch, deadline)
-            future.add_done_callback(lambda _f: slots.release())
-            futures.append(future)
-        for future in futures:
-            report.merge(future.result())
-        return report
+        return Delivery(self, deadline)
+
+    def send(self, entries: Iterable[bytes], *, deadline: float = float("inf")) -> DeliveryReport:
+        """Send every entry, ``concurrency`` requests at a time, until ``deadline`` (monotonic).
+
+        What has not been accepted by the deadline comes back as undelivered.
+        """
+        delivery = self.open(deadline=deadline)
+        delivery.add(entries)
+        return delivery.finish()
 
     def _deliver(self, batch: list[bytes], deadline: float) -> DeliveryReport:
         """Deliver one batch, splitting on 413 and 400; never raises."""
@@ -330,6 +323,43 @@ class DatadogSender:
                 return None
             report.retries += 1
             self.sleep(delay)
+
+
+class Delivery:
+    """One run of sending: full batches leave for the worker threads while more entries are added.
+
+    Adding never blocks on Datadog, so the caller (building the S3 response)
+    never waits for it; :meth:`finish` waits for the requests and reports.
+    """
+
+    def __init__(self, sender: DatadogSender, deadline: float) -> None:
+        self._sender = sender
+        self._deadline = deadline
+        self._batcher = Batcher(max_entries=sender.max_batch_entries, max_bytes=sender.max_batch_bytes)
+        self._futures: list[Future[DeliveryReport]] = []
+        self._report = DeliveryReport()
+
+    def add(self, entries: Iterable[bytes]) -> None:
+        """Queue entries; each batch they fill goes out at once."""
+        for batch in self._batcher.add(entries):
+            self._dispatch(batch)
+
+    def _dispatch(self, batch: list[bytes]) -> None:
+        sender = self._sender
+        if sender._stop.is_set() or sender._pool is None:
+            self._report.undelivered.extend(batch)
+            return
+        self._futures.append(sender._pool.submit(sender._deliver, batch, self._deadline))
+
+    def finish(self) -> DeliveryReport:
+        """Send what is left, wait for every request, and account for every entry."""
+        last = self._batcher.flush()
+        if last:
+            self._dispatch(last)
+        for future in self._futures:
+            self._report.merge(future.result())
+        self._futures = []
+        return self._report
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

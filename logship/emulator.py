@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import gzip
 import threading
 import time
 import zlib
@@ -24,9 +23,12 @@ from typing import Any
 
 import orjson
 
-from logship import limits
+from logship import _gzip, limits
+from logship.errors import DecodeError
 
 INTAKE_PATH = "/api/v2/logs"
+# Inflate at most this much of one request body; past it the request is a 413 anyway.
+_MAX_INFLATED = 64 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +145,7 @@ class IntakeEmulator:
             return status, {}, b'{"errors":["Forbidden"]}'
         try:
             raw = _decompress(headers.get("content-encoding", ""), body)
-        except (OSError, zlib.error, EOFError):
+        except (OSError, zlib.error, EOFError, DecodeError):
             self._log(400, 0, len(body), len(body), key_ok)
             return 400, {}, b'{"errors":["bad content encoding"]}'
         limit = self.reject_above_bytes if self.reject_above_bytes is not None else self.max_request_bytes
@@ -175,7 +177,7 @@ class IntakeEmulator:
 def _decompress(encoding: str, body: bytes) -> bytes:
     encoding = encoding.strip().lower()
     if encoding == "gzip":
-        return gzip.decompress(body)
+        return _gzip.decompress(body, max_bytes=_MAX_INFLATED)
     if encoding == "deflate":
         return zlib.decompress(body)
     return body

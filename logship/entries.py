@@ -81,6 +81,16 @@ class EntryOptions:
     max_entry_bytes: int = limits.DATADOG_MAX_LOG_BYTES
 
 
+# Exact spellings seen in the wild (lower, upper, capitalised) answer with one
+# dict lookup on the hot path; anything else goes through level_of.
+_FAST_LEVELS = {
+    spelling: status for name, status in _LEVELS.items() for spelling in (name, name.upper(), name.capitalize())
+}
+_LEVEL_KEYS = ("level", "loglevel", "severity")
+# Names whose presence in an app's log needs the careful merge of _enrich.
+_RESERVED = frozenset({"ddtags", "ddsource", "service", "timestamp", "date", "status", "log"})
+
+
 def level_of(value: object) -> str | None:
     """A Datadog status for a level value, or None when the value is not a level.
 
@@ -102,13 +112,18 @@ def status_of(attributes: dict[str, Any]) -> str | None:
 
     A numeric ``status`` is skipped: apps log HTTP codes there.
     """
-    for key in STATUS_KEYS:
-        value = attributes.get(key)
-        if value is None or (key == "status" and type(value) is not str):
-            continue
-        found = level_of(value)
+    status = attributes.get("status")
+    if type(status) is str:
+        found = _FAST_LEVELS.get(status) or level_of(status)
         if found:
             return found
+    for key in _LEVEL_KEYS:
+        value = attributes.get(key)
+        if value is not None:
+            found = _FAST_LEVELS.get(value) if type(value) is str else None
+            found = found or level_of(value)
+            if found:
+                return found
     log = attributes.get("log")
     if type(log) is dict:
         return level_of(log.get("level"))
@@ -129,11 +144,11 @@ def build_entries(batch: LogBatch, tags: StreamTags, options: EntryOptions) -> l
     out: list[bytes] = []
     append = out.append
     for event in batch.events:
-        message = event["message"]
+        message: str | None = event["message"]
         if message_filter is not None:
-            if not message_filter.keeps(message):
-                continue
-            message = message_filter.scrub(message)
+            message = message_filter.apply(event["message"])
+        if message is None:
+            continue
         attributes: Any = None
         if message[:1] == "{":
             try:
@@ -145,12 +160,7 @@ def build_entries(batch: LogBatch, tags: StreamTags, options: EntryOptions) -> l
         elif only_json:
             continue
         else:
-            attributes = {
-                "message": message,
-                "ddsource": source,
-                "ddtags": ddtags,
-                "timestamp": event["timestamp"],
-            }
+            attributes = {"message": message, "ddsource": source, "ddtags": ddtags, "timestamp": event["timestamp"]}
             if service:
                 attributes["service"] = service
         try:
@@ -163,8 +173,30 @@ def build_entries(batch: LogBatch, tags: StreamTags, options: EntryOptions) -> l
     return out
 
 
+def _add_reserved(attributes: dict[str, Any], ddtags: str, service: str | None, source: str, timestamp: int) -> None:
+    """The common case of :func:`_enrich`: an app log using none of the reserved names, so nothing to merge."""
+    attributes["ddtags"] = ddtags
+    attributes["ddsource"] = source
+    if service:
+        attributes["service"] = service
+    attributes["timestamp"] = timestamp
+    level = attributes.get("level")
+    if level is None:
+        level = attributes.get("loglevel")
+        if level is None:
+            level = attributes.get("severity")
+    if level is not None:
+        # One dict lookup for the usual spellings; status_of for everything else.
+        status = (_FAST_LEVELS.get(level) if type(level) is str else None) or status_of(attributes)
+        if status:
+            attributes["status"] = status
+
+
 def _enrich(attributes: dict[str, Any], ddtags: str, service: str | None, source: str, timestamp: int) -> None:
     """Add logship's reserved attributes to an app's JSON log, keeping the app's own values."""
+    if _RESERVED.isdisjoint(attributes):
+        _add_reserved(attributes, ddtags, service, source, timestamp)
+        return
     own_tags = attributes.get("ddtags")
     if type(own_tags) is str and own_tags:
         attributes["ddtags"] = f"{ddtags},{own_tags}" if ddtags else own_tags
@@ -177,17 +209,12 @@ def _enrich(attributes: dict[str, Any], ddtags: str, service: str | None, source
     if "timestamp" not in attributes and "date" not in attributes:
         attributes["timestamp"] = timestamp
     status = attributes.get("status")
-    if type(status) is str:
-        # Already a level in the attribute Datadog reads; normalise its spelling.
-        attributes["status"] = level_of(status) or status
-        return
     level = status_of(attributes)
-    if status is not None:
+    if status is not None and type(status) is not str:
         # A numeric (or other non-text) status is not a level; keep it elsewhere so
         # ``status`` can carry the level and nothing the app logged is lost.
         attributes.setdefault(STATUS_CODE_KEY, status)
-        if level is None:
-            del attributes["status"]
+        del attributes["status"]
     if level is not None:
         attributes["status"] = level
 

@@ -1,11 +1,14 @@
 """The flow of one invocation: decode -> tag -> route (S3 response, re-ingest, Datadog).
 
-:func:`transform` is pure: it decides, for every record, what goes into the
-response, what must be re-ingested and which events go to Datadog.
-:func:`apply_reingest` does the re-ingest I/O and settles the re-ingested
-records. :func:`datadog_entries` lazily builds the entries to send. The Lambda
-wiring (:mod:`logship.app`) calls them in that order, so the S3 path is settled
-before Datadog is contacted.
+:func:`transform` decides, for every record, what goes into the response,
+what must be re-ingested and which events go to Datadog. It does no I/O
+itself, but hands the entries of each record whose fate is final to
+``deliver`` at once (the Datadog sender queues them for its worker threads
+and never blocks), so sending overlaps with decoding. :func:`apply_reingest`
+does the re-ingest I/O and settles the re-ingested records.
+:func:`datadog_entries` builds the entries of what is left to send (records
+whose re-ingest failed). The Lambda wiring (:mod:`logship.app`) calls them in
+that order.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from logship import limits
@@ -50,8 +53,10 @@ class RecordPlan:
     reason: str | None = None
     # Re-ingest: the records to put back, each with the events it holds.
     pieces: list[tuple[ReingestItem, list[LogEvent]]] = dataclasses.field(default_factory=list)
-    # Events of this record that go to Datadog in this invocation.
+    # Events of this record that still go to Datadog in this invocation.
     forward: list[LogEvent] | None = None
+    # Entries already handed to ``deliver`` by transform.
+    sent: int = 0
 
     def to_result(self) -> RecordResult:
         """The response record."""
@@ -96,14 +101,34 @@ class Plan:
         return out
 
 
-def transform(event: FirehoseEvent, settings: Settings) -> Plan:
-    """Decide every record's fate; no I/O. One broken record never affects another."""
+Deliver = Callable[[list[bytes]], None]
+
+
+def transform(
+    event: FirehoseEvent,
+    settings: Settings,
+    *,
+    deliver: Deliver | None = None,
+    options: EntryOptions | None = None,
+) -> Plan:
+    """Decide every record's fate. One broken record never affects another.
+
+    With ``deliver``, the Datadog entries of each record whose fate is final are
+    built and handed to it as soon as it is decided; without, they are left in
+    the plan for :func:`datadog_entries`.
+    """
     budget = ResponseBudget(settings.response_limit_bytes, [r.record_id for r in event.records])
     tag_cache: dict[tuple[str, str], StreamTags] = {}
+    if deliver is not None and options is None:
+        options = entry_options(settings)
     plans = []
     for record in event.records:
         try:
             plan = _plan_record(record, settings, budget, tag_cache)
+            if deliver is not None and plan.forward and plan.tags is not None and plan.batch is not None:
+                entries = build_entries(plan.batch, plan.tags, options or EntryOptions())
+                plan.forward, plan.sent = None, len(entries)
+                deliver(entries)
         except DecodeError as err:
             plan = _failed(record, str(err))
         except Exception as err:  # noqa: BLE001 - the per-record boundary: nothing escapes it

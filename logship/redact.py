@@ -38,6 +38,10 @@ class MessageFilter:
             return None
         return cls(rules, settings.include_at_match, settings.exclude_at_match)
 
+    def apply(self, message: str) -> str | None:
+        """The message to send (scrubbed), or None when the filters leave it out."""
+        return self.scrub(message) if self.keeps(message) else None
+
     def keeps(self, message: str) -> bool:
         """True when the message should be sent: matches include (if set) and not exclude."""
         if self.include is not None and self.include.search(message) is None:

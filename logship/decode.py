@@ -13,7 +13,7 @@ from typing import Any, Literal, TypedDict
 
 import orjson
 
-from logship import _gzip, limits
+from logship import _base64, _gzip, limits
 from logship.errors import DecodeError
 
 DATA_MESSAGE = "DATA_MESSAGE"
@@ -52,7 +52,7 @@ class LogBatch:
 def decode_payload(data: str | bytes, *, max_decompressed_bytes: int = limits.DEFAULT_MAX_DECOMPRESSED_BYTES) -> bytes:
     """base64 then gunzip a record's data, giving the subscription message's JSON bytes."""
     try:
-        compressed = binascii.a2b_base64(data, strict_mode=True)
+        compressed = _base64.decode(data)
     except (binascii.Error, ValueError) as err:
         raise DecodeError(f"not base64: {err}") from err
     if not compressed:

@@ -13,13 +13,12 @@ that order.
 
 from __future__ import annotations
 
-import binascii
 import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from logship import limits
+from logship import _base64, limits
 from logship.decode import LogBatch, LogEvent, decode_payload, encode_batch, parse_message
 from logship.entries import EntryOptions, build_entries
 from logship.errors import DecodeError
@@ -171,7 +170,7 @@ def _plan_record(
         plan.data, plan.partition_keys, plan.forward = data, keys, batch.events
         return plan
     plan.result = "Dropped"
-    raw = binascii.a2b_base64(record.data)
+    raw = _base64.decode(record.data)
     if budget.fits_alone(cost) and len(raw) <= _MAX_PIECE_RECORD_BYTES:
         plan.reason = "re-ingested: response full"
         plan.pieces = [(ReingestItem(raw, record.partition_key), batch.events)]
@@ -200,7 +199,7 @@ def _output(batch: LogBatch, settings: Settings, events: list[LogEvent] | None) 
 
 
 def _b64(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
+    return _base64.encode(data)
 
 
 def _split(

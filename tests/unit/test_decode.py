@@ -87,3 +87,29 @@ def test_encode_batch_round_trips_a_slice_of_events():
     again = decode_record(b64(encode_batch(batch, batch.events[1:3])))
     assert (again.log_group, again.log_stream, again.owner) == (batch.log_group, batch.log_stream, batch.owner)
     assert again.events == events[1:3]
+
+
+def test_stdlib_fallbacks_decode_and_encode_the_same():
+    """Without isal and pybase64 (no wheel for a platform), zlib and binascii give the same results."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['isal'] = None\n"
+        "sys.modules['pybase64'] = None\n"
+        "from logship import _base64, _gzip\n"
+        "from logship.decode import decode_record\n"
+        "from logship.synth import subscription_payload\n"
+        "assert _gzip._codec.__name__ == 'zlib'\n"
+        "payload = subscription_payload('/a/b', '/a/b/c/d', [{'id': '1', 'timestamp': 1, 'message': 'héllo'}])\n"
+        "batch = decode_record(_base64.encode(payload))\n"
+        "assert batch.events[0]['message'] == 'héllo'\n"
+        "assert _gzip.decompress(_gzip.compress(b'x' * 100, 1), max_bytes=100) == b'x' * 100\n"
+        "try:\n"
+        "    _base64.decode('%%%')\n"
+        "except ValueError:\n"
+        "    print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -154,7 +154,7 @@ def bundled(
     """
     # pip is present whenever this script can build at all; its vendored
     # ``packaging`` evaluates markers and extras exactly as pip did.
-    from pip._vendor.packaging.requirements import Requirement  # noqa: PLC0415
+    from pip._vendor.packaging.requirements import Requirement
 
     metadata = {name: (version, meta) for name, version, meta in resolved}
     kept: set[str] = set()

@@ -52,10 +52,9 @@ class RecordPlan:
     reason: str | None = None
     # Re-ingest: the records to put back, each with the events it holds.
     pieces: list[tuple[ReingestItem, list[LogEvent]]] = dataclasses.field(default_factory=list)
-    # Events of this record that still go to Datadog in this invocation.
+    # Events of this record still to be sent to Datadog in this invocation (None
+    # once transform has handed them to ``deliver``).
     forward: list[LogEvent] | None = None
-    # Entries already handed to ``deliver`` by transform.
-    sent: int = 0
 
     def to_result(self) -> RecordResult:
         """The response record."""
@@ -118,15 +117,14 @@ def transform(
     """
     budget = ResponseBudget(settings.response_limit_bytes, [r.record_id for r in event.records])
     tag_cache: dict[tuple[str, str], StreamTags] = {}
-    if deliver is not None and options is None:
-        options = entry_options(settings)
+    options = options if options is not None else entry_options(settings)
     plans = []
     for record in event.records:
         try:
             plan = _plan_record(record, settings, budget, tag_cache)
             if deliver is not None and plan.forward and plan.tags is not None and plan.batch is not None:
-                entries = build_entries(plan.batch, plan.tags, options or EntryOptions())
-                plan.forward, plan.sent = None, len(entries)
+                entries = build_entries(plan.batch, plan.tags, options)
+                plan.forward = None
                 deliver(entries)
         except DecodeError as err:
             plan = _failed(record, str(err))

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import decode
+from test_fluentbit import CONFIG as FLUENTBIT_CONFIG
+from test_fluentbit import fields_set_from_env, parse_classic
 
 from logship.settings import ALL_ENV_NAMES, DD_API_KEY
 
@@ -64,9 +66,36 @@ def function_properties(template: dict[str, Any]) -> dict[str, Any]:
     return function["Properties"]
 
 
-def stream_destination(template: dict[str, Any]) -> dict[str, Any]:
-    (stream,) = resources_of(template, "AWS::KinesisFirehose::DeliveryStream").values()
-    return stream["Properties"]["ExtendedS3DestinationConfiguration"]
+#: Logical ids of the two delivery streams: the Lambda path's and the FireLens sidecars'.
+LAMBDA_STREAM = "DeliveryStream"
+FIRELENS_STREAM = "FireLensDeliveryStream"
+
+
+def stream_destination(template: dict[str, Any], stream: str = LAMBDA_STREAM) -> dict[str, Any]:
+    return template["Resources"][stream]["Properties"]["ExtendedS3DestinationConfiguration"]
+
+
+def jq_object_fields(query: str) -> dict[str, str]:
+    """``{key: .field, ...}`` (the only jq form used here) as key -> field; anything else fails."""
+    match = re.fullmatch(r"\s*\{(.*)\}\s*", query)
+    assert match, query
+    pairs = [part.strip() for part in match.group(1).split(",")]
+    fields = {}
+    for pair in pairs:
+        item = re.fullmatch(r"([A-Za-z_]\w*)\s*:\s*\.([A-Za-z_]\w*)", pair)
+        assert item, f"not a plain key: .field pair: {pair!r}"
+        fields[item.group(1)] = item.group(2)
+    return fields
+
+
+def firelens_processors(template: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The FireLens stream's processors by type, each with its parameters by name."""
+    processing = stream_destination(template, FIRELENS_STREAM)["ProcessingConfiguration"]
+    assert processing["Enabled"] is True
+    return {
+        processor["Type"]: {p["ParameterName"]: p["ParameterValue"] for p in processor.get("Parameters", [])}
+        for processor in processing["Processors"]
+    }
 
 
 def processor_parameters(template: dict[str, Any]) -> dict[str, Any]:
@@ -244,7 +273,7 @@ def test_function_reingests_into_its_own_stream_only(template: dict[str, Any]) -
         ":deliverystream/${DeliveryStreamName}"
     }
     assert grants == [("firehose:PutRecordBatch", own)]
-    (stream,) = resources_of(template, "AWS::KinesisFirehose::DeliveryStream").values()
+    stream = template["Resources"][LAMBDA_STREAM]
     assert stream["Properties"]["DeliveryStreamName"] == {"Ref": "DeliveryStreamName"}
 
 
@@ -332,6 +361,111 @@ def test_every_listed_log_group_is_subscribed_to_the_stream(template: dict[str, 
     assert resource["Properties"]["LogGroupName"] == {"Ref": variable}
     assert resource["Properties"]["DestinationArn"] == {"Fn::GetAtt": ["DeliveryStream", "Arn"]}
     assert "AWS::LanguageExtensions" in template["Transform"]
+
+
+# --- The FireLens stream --------------------------------------------------------
+
+
+def test_firelens_stream_is_optional_and_has_no_lambda(template: dict[str, Any]) -> None:
+    """The FireLens stream, its role, log group and sidecar policy exist only under CreateFireLensStream, Direct PUT, no Lambda."""
+    streams = resources_of(template, "AWS::KinesisFirehose::DeliveryStream")
+    assert set(streams) == {LAMBDA_STREAM, FIRELENS_STREAM}
+    condition = streams[FIRELENS_STREAM]["Condition"]
+    assert template["Conditions"][condition] == {"Fn::Equals": [{"Ref": "CreateFireLensStream"}, "true"]}
+    assert template["Parameters"]["CreateFireLensStream"]["AllowedValues"] == ["true", "false"]
+    for name in ("FireLensFirehoseRole", "FireLensLogGroup", "FireLensLogStream", "FireLensSidecarPolicy"):
+        assert template["Resources"][name]["Condition"] == condition, name
+    for name, output in template["Outputs"].items():
+        if name.startswith("FireLens"):
+            assert output["Condition"] == condition, name
+    properties = streams[FIRELENS_STREAM]["Properties"]
+    assert properties["DeliveryStreamType"] == "DirectPut"
+    assert properties["DeliveryStreamName"] == {"Fn::Sub": "${DeliveryStreamName}-firelens"}
+    assert set(firelens_processors(template)) == {"MetadataExtraction"}
+    destination = stream_destination(template, FIRELENS_STREAM)
+    assert destination["BucketARN"] == stream_destination(template)["BucketARN"]
+    assert destination["RoleARN"] == {"Fn::GetAtt": ["FireLensFirehoseRole", "Arn"]}
+
+
+def test_firelens_stream_partitions_by_system_and_service_apart_from_the_lambda_stream(
+    template: dict[str, Any],
+) -> None:
+    """Objects go to firelens/<system>/<service>/yyyy/MM/dd/ by keys from the query, gzipped, with a 64 MB buffer."""
+    destination = stream_destination(template, FIRELENS_STREAM)
+    assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
+    prefix = destination["Prefix"]
+    assert prefix == (
+        "firelens/!{partitionKeyFromQuery:system}/!{partitionKeyFromQuery:service}/!{timestamp:yyyy/MM/dd}/"
+    )
+    # A fixed first segment keeps these objects apart from the Lambda stream's <system>/ prefixes.
+    assert not prefix.split("/")[0].startswith("!{")
+    error_prefix = destination["ErrorOutputPrefix"]
+    assert "!{firehose:error-output-type}" in error_prefix
+    assert error_prefix.startswith("errors/")  # the expire-errors lifecycle rule
+    assert destination["BufferingHints"]["SizeInMBs"] >= 64
+    assert destination["CompressionFormat"] == "GZIP"
+
+
+def test_firelens_query_extracts_exactly_the_fields_the_fluent_bit_config_sets(template: dict[str, Any]) -> None:
+    """The jq query reads the fields logship.conf sets from env, and its keys are exactly the prefix's keys."""
+    metadata = firelens_processors(template)["MetadataExtraction"]
+    assert metadata["JsonParsingEngine"] == "JQ-1.6"
+    query = jq_object_fields(metadata["MetadataExtractionQuery"])
+    config_fields = fields_set_from_env(parse_classic(FLUENTBIT_CONFIG.read_text()))
+    assert set(query.values()) == set(config_fields), (query, config_fields)
+    prefix_keys = re.findall(r"!\{partitionKeyFromQuery:(\w+)\}", stream_destination(template, FIRELENS_STREAM)["Prefix"])
+    assert sorted(prefix_keys) == sorted(query)
+
+
+def test_firelens_stream_adds_no_second_newline(template: dict[str, Any]) -> None:
+    """fluent-bit's kinesis_firehose output ends each record with a newline, so no AppendDelimiterToRecord is configured."""
+    assert "AppendDelimiterToRecord" not in firelens_processors(template)
+    config = parse_classic(FLUENTBIT_CONFIG.read_text())
+    (firehose,) = [s for s in config.of_kind("OUTPUT") if s.name == "kinesis_firehose"]
+    # log_key would send bare text and compression gzipped records: neither is JSON for the jq query.
+    assert firehose.get("log_key") is None and firehose.get("compression") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("{system: .system, service: .service}", {"system": "system", "service": "service"}),
+        ("{ a:.b }", {"a": "b"}),
+    ],
+)
+def test_jq_helper_reads_plain_objects(query: str, expected: dict[str, str]) -> None:
+    """The jq reading used above understands {key: .field, ...}."""
+    assert jq_object_fields(query) == expected
+
+
+@pytest.mark.parametrize("query", [".system", "{system: .meta.system}", "{system: .system | ascii_downcase}"])
+def test_jq_helper_refuses_other_queries(query: str) -> None:
+    """A query the helper cannot read fails loudly instead of passing the comparison by accident."""
+    with pytest.raises(AssertionError):
+        jq_object_fields(query)
+
+
+def test_firelens_role_writes_only_its_own_prefixes(template: dict[str, Any]) -> None:
+    """The FireLens stream's role puts objects under firelens/ and errors/firelens/ only, and reads no Lambda or key."""
+    objects = [target for action, target in allowed(template, "FireLensFirehoseRole", "s3:")
+               if action == "s3:PutObject"]
+    assert objects == [
+        {"Fn::Sub": "${LogBucket.Arn}/firelens/*"},
+        {"Fn::Sub": "${LogBucket.Arn}/errors/firelens/*"},
+    ]
+    for prefix in ("lambda:", "ssm:", "secretsmanager:", "kms:", "firehose:"):
+        assert allowed(template, "FireLensFirehoseRole", prefix) == [], prefix
+    assert allowed(template, "FireLensFirehoseRole", "logs:") == [
+        ("logs:PutLogEvents", {"Fn::GetAtt": ["FireLensLogGroup", "Arn"]}),
+    ]
+
+
+def test_sidecar_policy_allows_put_record_batch_on_the_firelens_stream_only(template: dict[str, Any]) -> None:
+    """The managed policy for sidecar task roles grants firehose:PutRecordBatch on that one stream and nothing else."""
+    assert allowed(template, "FireLensSidecarPolicy", "") == [
+        ("firehose:PutRecordBatch", {"Fn::GetAtt": [FIRELENS_STREAM, "Arn"]}),
+    ]
+    assert template["Outputs"]["FireLensSidecarPolicyArn"]["Value"] == {"Ref": "FireLensSidecarPolicy"}
 
 
 def test_deploy_doc_lists_every_setting() -> None:

@@ -311,6 +311,26 @@ def router(task_definition: dict) -> dict:
     return container
 
 
+def fields_set_from_env(config: ClassicConfig) -> dict[str, str]:
+    """Top-level fields a ``modify`` filter sets (or adds) from one ``${VAR}``: field -> VAR.
+
+    These are the fields the FireLens delivery stream partitions by
+    (tests/test_deploy.py compares them with its jq query).
+    """
+    fields: dict[str, str] = {}
+    for section in config.of_kind("FILTER"):
+        if (section.name or "").lower() != "modify":
+            continue
+        for key, value in section.entries:
+            if key.lower() not in {"set", "add"}:
+                continue
+            field, _, rest = value.partition(" ")
+            match = _ENV_REF.fullmatch(rest.strip())
+            if match:
+                fields[field] = match.group(1)
+    return fields
+
+
 # --- The parser itself -------------------------------------------------------
 
 
@@ -384,7 +404,7 @@ def test_config_has_the_expected_sections(config: ClassicConfig) -> None:
     assert len(config.of_kind("SERVICE")) == 1
     assert sorted(outputs(config)) == ["datadog", "kinesis_firehose"]
     filter_names = [s.name for s in config.of_kind("FILTER")]
-    assert filter_names == ["modify", "rewrite_tag", "parser", "parser", "modify"]
+    assert filter_names == ["modify", "rewrite_tag", "parser", "parser", "modify", "modify"]
     assert config.of_kind("INPUT") == []
 
 
@@ -433,7 +453,7 @@ def test_datadog_output_is_set_as_the_issue_requires(config: ClassicConfig) -> N
 
 
 def test_datadog_tags_use_the_lambda_paths_names(config: ClassicConfig) -> None:
-    """system comes from dd_tags; application and task are added from container_name and the task ARN."""
+    """System comes from dd_tags; application and task are added from container_name and the task ARN."""
     datadog = outputs(config)["datadog"]
     tags = datadog.get("dd_tags").split(",")
     assert "system:${LOGSHIP_SYSTEM}" in tags
@@ -464,6 +484,47 @@ def test_firehose_output_is_the_c_plugin_with_env_settings(config: ClassicConfig
     # either breaks newline-separated JSON in S3.
     assert firehose.get("log_key") is None
     assert firehose.get("compression") is None
+
+
+def test_every_record_carries_system_and_service_from_the_environment(config: ClassicConfig) -> None:
+    """A modify filter Sets top-level system and service from LOGSHIP_SYSTEM and DD_SERVICE on every re-tagged record."""
+    assert fields_set_from_env(config) == {"system": "LOGSHIP_SYSTEM", "service": "DD_SERVICE"}
+    (setter,) = [s for s in config.of_kind("FILTER") if s.name == "modify"
+                 and any(k.lower() == "set" for k, _ in s.entries)]
+    # Set, not Add: Add leaves a field the app's JSON line already has, which
+    # would move the record to another S3 prefix.
+    assert {k.lower() for k, _ in setter.entries} == {"name", "match", "set"}
+    tag = "logship." + firelens_tag("app", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+    assert section_matches(setter, tag)
+    assert {k.lower() for k, _ in setter.entries} <= PLUGIN_OPTIONS[("filter", "modify")]
+
+
+def test_system_and_service_are_set_after_the_json_parser(config: ClassicConfig) -> None:
+    """The JSON parser runs first, so fields parsed from the app's line cannot replace system or service."""
+    filters = config.of_kind("FILTER")
+    (json_filter,) = [s for s in filters if s.name == "parser" and s.get("key_name") == "log"]
+    (setter,) = [s for s in filters if s.name == "modify" and s.get("set")]
+    assert filters.index(json_filter) < filters.index(setter)
+
+
+def test_system_and_service_leave_datadog_application_and_task_alone(config: ClassicConfig) -> None:
+    """The new fields are neither application nor task, and the Datadog output still takes service and system from env."""
+    fields = set(fields_set_from_env(config))
+    assert not fields & {"application", "task", "log", "message", "ddsource", "ddtags"}
+    datadog = outputs(config)["datadog"]
+    assert datadog.get("dd_service") == "${DD_SERVICE}"
+    assert "system:${LOGSHIP_SYSTEM}" in datadog.get("dd_tags").split(",")
+    assert datadog.get("dd_message_key") == "log"
+
+
+def test_env_field_helper_reads_set_and_add_only() -> None:
+    """The helper finds Set/Add of a single ${VAR}, and ignores Copy, literals and other plugins."""
+    parsed = parse_classic(
+        "[FILTER]\n    Name modify\n    Match *\n    Set a ${A}\n    Add b ${B}\n"
+        "    Set c literal\n    Copy d e\n"
+        "[FILTER]\n    Name record_modifier\n    Match *\n    Record f ${F}\n"
+    )
+    assert fields_set_from_env(parsed) == {"a": "A", "b": "B"}
 
 
 def test_service_sets_grace_health_and_filesystem_buffering(config: ClassicConfig) -> None:
@@ -625,6 +686,8 @@ def test_iam_policies_grant_only_what_the_sidecar_needs(task_definition: dict) -
     (statement,) = task_policy["Statement"]
     assert statement["Action"] == ["firehose:PutRecordBatch"]
     assert statement["Resource"].endswith(f":deliverystream/{stream}")
+    # The stack's shared FireLens stream is <DeliveryStreamName>-firelens (default "logship").
+    assert stream == "logship-firelens"
 
     execution_policy = json.loads(EXECUTION_ROLE_POLICY.read_text())
     actions = {a: s["Resource"] for s in execution_policy["Statement"] for a in s["Action"]}

@@ -51,13 +51,13 @@ def base_images(dockerfile: Path) -> list[str]:
 
 @pytest.mark.parametrize("dockerfile", [SIDECAR, LAMBDA], ids=lambda p: p.name)
 def test_hadolint_passes(dockerfile: Path) -> None:
-    """hadolint reports nothing for the Dockerfile."""
+    """Hadolint reports nothing for the Dockerfile."""
     result = run_hadolint(dockerfile)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
-    """hadolint run this way fails on a Dockerfile with an unpinned base, so a pass means something."""
+    """Hadolint run this way fails on a Dockerfile with an unpinned base, so a pass means something."""
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN cd /tmp && pip install requests\n")
     result = run_hadolint(bad)

@@ -16,6 +16,7 @@ import dataclasses
 import http.client
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -54,6 +55,27 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+class _NoDelayHTTPConnection(http.client.HTTPConnection):
+    """HTTP with TCP_NODELAY.
+
+    http.client sends headers and body in separate writes; without TCP_NODELAY,
+    Nagle's algorithm holds the body until the server's delayed ACK (up to 40 ms
+    per request on Linux). urllib3 sets the same option for the same reason.
+    """
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _NoDelayHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS with TCP_NODELAY, for the reason given on :class:`_NoDelayHTTPConnection`."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class HttpTransport:
@@ -105,9 +127,9 @@ class HttpTransport:
                 conn.sock.settimeout(timeout)
             return conn, False
         if scheme == "https":
-            conn = http.client.HTTPSConnection(netloc, timeout=timeout)
+            conn = _NoDelayHTTPSConnection(netloc, timeout=timeout)
         else:
-            conn = http.client.HTTPConnection(netloc, timeout=timeout)
+            conn = _NoDelayHTTPConnection(netloc, timeout=timeout)
         pool[netloc] = conn
         with self._all_lock:
             self._all.append(conn)

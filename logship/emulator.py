@@ -186,6 +186,9 @@ def _decompress(encoding: str, body: bytes) -> bytes:
 def _handler_for(emulator: IntakeEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the real intake
+        # Headers and body go out in two writes; without this, Nagle's algorithm
+        # holds the body for the client's delayed ACK (about 40 ms per request).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             """Stay quiet: tests and demos print what matters themselves."""

@@ -230,3 +230,19 @@ def test_replay_of_a_partly_accepted_object_keeps_only_the_rest(intake, local_aw
     assert (result.accepted, result.rewritten, result.left) == (4, 1, 1)
     left = decode_lines(s3.get_object(Bucket=unique, Key="dl/2026/01/01/a.jsonl.gz")["Body"].read())
     assert [orjson.loads(e)["message"] for e in left] == ["e-3"]
+
+
+def test_connections_are_kept_alive_with_nagle_off(intake):
+    """Requests reuse one connection per thread, with TCP_NODELAY so bodies are not held for delayed ACKs."""
+    import socket
+
+    from logship.datadog import HttpTransport
+
+    transport = HttpTransport()
+    try:
+        for _ in range(3):
+            transport.post(intake.intake_url, b"[]", {"DD-API-KEY": "k"}, 5.0)
+        [conn] = transport._all
+        assert conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        transport.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -53,7 +54,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     event = orjson.loads(Path(args.event).read_bytes())
-    response = Logship(settings).handle(event)
+    with Logship(settings) as app:
+        response = app.handle(event)
     out = orjson.dumps(response)
     if args.out:
         Path(args.out).write_bytes(out)
@@ -86,7 +88,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    report = replay(args.uri, Logship(settings).sender, boto3.client("s3"), deadline_seconds=args.timeout)
+    with Logship(settings) as app:
+        report = replay(args.uri, app.sender, boto3.client("s3"), deadline_seconds=args.timeout)
     print(orjson.dumps(report.__dict__).decode())
     return 0 if report.left == 0 else 1
 
@@ -127,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     configure_logging("ERROR" if not args.verbose else "INFO")
     bucket, stream = "logship-demo", "logship-demo"
-    with IntakeEmulator() as intake, LocalAws() as aws:
+    with IntakeEmulator() as intake, LocalAws() as aws, contextlib.ExitStack() as cleanup:
         aws.delivery_stream(stream, bucket)
         settings = Settings(
             dd_url=intake.url,
@@ -136,7 +139,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             only_json=False,
             response_limit_bytes=_size(args.response_limit),
         )
-        app = Logship(settings, client_factory=aws.client)
+        app = cleanup.enter_context(Logship(settings, client_factory=aws.client))
         event = generate_event(target_bytes=_size(args.size), seed=args.seed, stream=stream)
         sent_events = _count_input_events(event)
         print(

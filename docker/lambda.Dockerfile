@@ -4,7 +4,7 @@
 #
 # The base is pinned to a dated tag of the AWS Lambda Python 3.12 image; bump
 # it deliberately to pick up runtime and OS patches.
-ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12.2025.04.01.18
+ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12.2026.10.03.13
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /build

@@ -83,13 +83,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import boto3
 
     from logship.app import Logship
-    from logship.deadletter import replay
+    from logship.deadletter import RESTAMP_AFTER_SECONDS, replay
     from logship.telemetry import configure_logging
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     with Logship(settings) as app:
-        report = replay(args.uri, app.sender, boto3.client("s3"), deadline_seconds=args.timeout)
+        report = replay(
+            args.uri,
+            app.sender,
+            boto3.client("s3"),
+            deadline_seconds=args.timeout,
+            restamp_after_seconds=None if args.keep_timestamps else RESTAMP_AFTER_SECONDS,
+        )
     print(orjson.dumps(report.__dict__).decode())
     return 0 if report.left == 0 else 1
 
@@ -242,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("replay", help="send a dead letter (s3://bucket/prefix or object) to Datadog")
     rep.add_argument("uri")
     rep.add_argument("--timeout", type=float, default=600.0, help="seconds per object")
+    rep.add_argument(
+        "--keep-timestamps",
+        action="store_true",
+        help="send entries older than 17 h with their timestamp (Datadog drops logs older than 18 h); "
+        "by default it moves to logship.original_timestamp",
+    )
     rep.set_defaults(func=cmd_replay)
 
     check = sub.add_parser("check", help="validate the Datadog API key (needs datadog-api-client)")

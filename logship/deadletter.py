@@ -11,9 +11,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import orjson
 
 from logship import _gzip, limits
 from logship.datadog import DatadogSender
@@ -101,16 +104,53 @@ def _keys(client: Any, bucket: str, prefix: str) -> Iterator[str]:
                 yield item["Key"]
 
 
-def replay(uri: str, sender: DatadogSender, client: Any, *, deadline_seconds: float = 600.0) -> ReplayReport:
-    """Send the dead letter at ``uri`` (one object, or every object under a prefix) to Datadog."""
-    import time
+# Restamp an hour before Datadog's cut-off, so the request is not refused on the way.
+RESTAMP_AFTER_SECONDS = limits.DATADOG_MAX_LOG_AGE_SECONDS - 3600
 
+
+def restamp(entry: bytes, *, now_ms: int, max_age_ms: int) -> bytes:
+    """``entry`` with an epoch-ms ``timestamp`` older than ``max_age_ms`` moved to ``logship.original_timestamp``.
+
+    Datadog drops logs older than 18 hours; without ``timestamp`` it dates the
+    log at intake, and the original time stays searchable as an attribute.
+    Text timestamps (an app's own ISO dates) are left as they are.
+    """
+    doc = orjson.loads(entry)
+    stamp = doc.get("timestamp") if type(doc) is dict else None
+    if type(stamp) is not int or now_ms - stamp <= max_age_ms:
+        return entry
+    del doc["timestamp"]
+    meta = doc.get("logship")
+    if type(meta) is not dict:
+        meta = doc["logship"] = {}
+    meta["original_timestamp"] = stamp
+    return orjson.dumps(doc)
+
+
+def replay(
+    uri: str,
+    sender: DatadogSender,
+    client: Any,
+    *,
+    deadline_seconds: float = 600.0,
+    restamp_after_seconds: float | None = RESTAMP_AFTER_SECONDS,
+    clock: Callable[[], float] = time.time,
+) -> ReplayReport:
+    """Send the dead letter at ``uri`` (one object, or every object under a prefix) to Datadog.
+
+    Entries older than ``restamp_after_seconds`` are restamped (see
+    :func:`restamp`) so Datadog keeps them; None sends them as they are.
+    """
     bucket, prefix = parse_s3_uri(uri)
     report = ReplayReport()
     for key in list(_keys(client, bucket, prefix)):
         report.objects += 1
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         entries = decode_lines(body)
+        if restamp_after_seconds is not None:
+            now_ms = int(clock() * 1000)
+            max_age_ms = int(restamp_after_seconds * 1000)
+            entries = [restamp(entry, now_ms=now_ms, max_age_ms=max_age_ms) for entry in entries]
         delivery = sender.send(entries, deadline=time.monotonic() + deadline_seconds)
         left = delivery.undelivered + [entry for entry, _reason in delivery.rejected]
         report.entries += len(entries)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import itertools
 import zlib
 
 import orjson
@@ -125,6 +126,7 @@ def test_every_event_lands_exactly_once_and_the_response_fits(generated, limit, 
     assert len(set(sent)) == len(sent)
 
 
+_BUCKETS = itertools.count()
 STATUSES = st.lists(st.sampled_from([0, 400, 408, 413, 429, 500, 503]), max_size=12)
 
 
@@ -164,3 +166,38 @@ class _Key:
 
     def refresh(self, stale: str) -> str:
         return "k"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(TEXT, min_size=1, max_size=40), min_size=1, max_size=6), STATUSES, st.booleans())
+def test_handler_delivers_or_dead_letters_every_event_never_both(local_aws, batches, faults, poison):
+    """Through the handler: each event is in Datadog or in the dead letter, exactly once, whatever the intake does."""
+    from conftest import FakeContext, data_record
+
+    from logship.app import Logship
+    from logship.datadog import DatadogSender
+    from logship.deadletter import decode_lines
+
+    s3 = local_aws.client("s3")
+    bucket = f"logship-prop-{next(_BUCKETS)}"  # a fresh bucket per example, replays included
+    s3.create_bucket(Bucket=bucket)
+    messages = [[f"{b}-{n}:{text}" for n, text in enumerate(texts)] for b, texts in enumerate(batches)]
+    event = firehose_event([data_record(f"r{b}", ms) for b, ms in enumerate(messages)])
+    with IntakeEmulator() as intake:
+        intake.fail_next(*faults)
+        if poison:
+            intake.poison = "0-0:"
+        config = Settings(
+            dd_url=intake.url, dd_api_key="k", only_json=False, dead_letter_uri=f"s3://{bucket}/dl"
+        )
+        sender = DatadogSender(config.intake_url, _Key(), sleep=lambda _s: None, max_attempts=3, max_batch_bytes=4_000)
+        with Logship(config, sender=sender, client_factory=local_aws.client) as app:
+            response = app.handle(event, FakeContext())
+        delivered = [e["message"] for e in intake.entries]
+    assert [r["result"] for r in response["records"]] == ["Ok"] * len(messages)
+    dead: list[str] = []
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        dead += [orjson.loads(line)["message"] for line in decode_lines(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())]
+    expected = [m for ms in messages for m in ms]
+    assert collections.Counter(delivered + dead) == collections.Counter(expected)
+    assert not set(delivered) & set(dead)

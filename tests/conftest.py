@@ -51,6 +51,23 @@ def unique() -> str:
     return f"logship-test-{next(_names)}"
 
 
+def command_env(local_aws: LocalAws, intake: IntakeEmulator, home: Path, **settings: str) -> dict[str, str]:
+    """The environment of a `logship` command run against the stand-ins: AWS_ENDPOINT_URL, DD_URL, a key."""
+    import os
+
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "AWS_ENDPOINT_URL": local_aws.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "DD_URL": intake.url,
+        "DD_API_KEY": "k",
+        **settings,
+    }
+
+
 def data_record(
     record_id: str,
     messages: list[str],
@@ -78,7 +95,7 @@ def control_record(record_id: str) -> dict[str, Any]:
     return firehose_record(record_id, payload)
 
 
-__all__ = ["FakeContext", "control_record", "data_record", "firehose_event", "load_fixture"]
+__all__ = ["FakeContext", "command_env", "control_record", "data_record", "firehose_event", "load_fixture"]
 
 
 @pytest.fixture

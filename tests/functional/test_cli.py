@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
+from conftest import command_env
 
 from logship.cli import main
 from logship.deadletter import encode_lines
@@ -40,16 +40,7 @@ def test_replay_command_sends_and_deletes_through_aws_endpoint_url(intake, local
     s3.create_bucket(Bucket=unique)
     entries = [orjson.dumps({"message": f"dead-{n}", "ddtags": "env:test"}) for n in range(25)]
     s3.put_object(Bucket=unique, Key="dl/2026/11/22/x.jsonl.gz", Body=encode_lines(entries))
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "AWS_ENDPOINT_URL": local_aws.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "DD_URL": intake.url,
-        "DD_API_KEY": "k",
-    }
+    env = command_env(local_aws, intake, tmp_path)
     out = subprocess.run(
         [sys.executable, "-m", "logship.cli", "replay", f"s3://{unique}/dl"],
         env=env,

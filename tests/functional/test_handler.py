@@ -11,7 +11,7 @@ import zlib
 from pathlib import Path
 
 import orjson
-from conftest import FakeContext, data_record, firehose_event, load_fixture
+from conftest import FakeContext, command_env, data_record, firehose_event, load_fixture
 
 from logship.decode import decode_record
 from logship.settings import Settings
@@ -204,18 +204,7 @@ def test_cli_process_reads_the_environment_and_reaches_aws_through_aws_endpoint_
     event = generate_event(target_bytes=60_000, seed=5, stream=unique, control_records=1, corrupt_records=1)
     path = tmp_path / "event.json"
     path.write_bytes(orjson.dumps(event))
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "AWS_ENDPOINT_URL": local_aws.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "DD_URL": intake.url,
-        "DD_API_KEY": "k",
-        "ONLY_JSON": "false",
-        "LOGSHIP_RESPONSE_LIMIT_BYTES": "30000",
-    }
+    env = command_env(local_aws, intake, tmp_path, ONLY_JSON="false", LOGSHIP_RESPONSE_LIMIT_BYTES="30000")
     out = subprocess.run(
         [sys.executable, "-m", "logship.cli", "process", str(path), "-o", str(tmp_path / "response.json")],
         env=env,

@@ -21,7 +21,6 @@ from logship.errors import (
     DecodeError,
     DeliveryError,
     LogshipError,
-    ReingestError,
 )
 from logship.event import FirehoseEvent, FirehoseRecord, RecordResult
 from logship.output import build_output
@@ -54,7 +53,6 @@ __all__ = [
     "LogshipError",
     "Plan",
     "RecordResult",
-    "ReingestError",
     "ReingestItem",
     "Reingester",
     "Settings",

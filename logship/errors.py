@@ -23,9 +23,5 @@ class AuthError(DeliveryError):
     """Datadog refused the API key (401/403). The message names the key's source, never the key."""
 
 
-class ReingestError(LogshipError):
-    """Records could not be put back into Firehose or Kinesis."""
-
-
 class DeadLetterError(LogshipError):
     """A dead letter could not be written or read."""

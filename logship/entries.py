@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -250,11 +249,3 @@ def truncate_entry(attributes: dict[str, Any], message: str, max_bytes: int) -> 
             return entry
         # JSON escapes (control characters, quotes) made the text longer than its bytes.
         budget -= len(entry) - max_bytes + 64
-
-
-def entries_for(batches: Iterable[tuple[LogBatch, StreamTags]], options: EntryOptions) -> list[bytes]:
-    """Entries for several batches, in order (a convenience for other pipelines)."""
-    out: list[bytes] = []
-    for batch, tags in batches:
-        out.extend(build_entries(batch, tags, options))
-    return out

@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 # Split pieces aim at a quarter of the response, so a re-ingested piece fits the
 # next invocation beside other records instead of bouncing again.
 _PIECE_FRACTION = 4
+# Room kept for metadata.partitionKeys when a lone split event is judged against an
+# empty response: its size is measured here without them.
+_PARTITION_KEYS_ALLOWANCE = 512
 # Leave room for a Kinesis partition key (at most 256 bytes) under the record cap.
 _MAX_PIECE_RECORD_BYTES = min(limits.FIREHOSE_RECORD_MAX_BYTES, limits.KINESIS_RECORD_MAX_BYTES) - 1024
 
@@ -212,7 +215,7 @@ def _split(
         size = len(_b64(_output(batch, settings, events)))
         payload = encode_batch(batch, events)
         small_enough = size <= target or (
-            len(events) == 1 and budget.fits_alone(budget.ok_cost(record_id, size, None) + 512)
+            len(events) == 1 and budget.fits_alone(budget.ok_cost(record_id, size, None) + _PARTITION_KEYS_ALLOWANCE)
         )
         if small_enough and len(payload) <= _MAX_PIECE_RECORD_BYTES:
             pieces.append((events, payload))

@@ -43,7 +43,9 @@ class ResponseBudget:
     def __init__(self, limit: int, record_ids: Sequence[str]) -> None:
         self.limit = limit
         self._reserved = {rid: entry_size(rid, "ProcessingFailed") for rid in record_ids}
-        self.used = _WRAPPER + sum(self._reserved.values()) + _SEPARATOR * max(len(record_ids) - 1, 0)
+        #: The size of the response if every record were answered without data.
+        self.used_without_data = _WRAPPER + sum(self._reserved.values()) + _SEPARATOR * max(len(record_ids) - 1, 0)
+        self.used = self.used_without_data
 
     @property
     def room(self) -> int:
@@ -57,11 +59,6 @@ class ResponseBudget:
     def fits_alone(self, cost: int) -> bool:
         """Whether a record of this cost could fit if no other record carried data."""
         return cost <= self.limit - self.used_without_data
-
-    @property
-    def used_without_data(self) -> int:
-        """The size of the response if every record were answered without data."""
-        return _WRAPPER + sum(self._reserved.values()) + _SEPARATOR * max(len(self._reserved) - 1, 0)
 
     def take(self, cost: int) -> bool:
         """Charge ``cost`` if it fits; return whether it did."""

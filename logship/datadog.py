@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from logship import _gzip, limits
 from logship.batching import Batcher, payload
+from logship.errors import AuthError
 from logship.reingest import backoff_delay
 
 logger = logging.getLogger(__name__)
@@ -270,7 +271,8 @@ class DatadogSender:
                 status = self._post(part, deadline, report)
             except Exception as err:  # noqa: BLE001 - a bug or key-fetch failure must not lose entries
                 logger.error("Datadog delivery failed: %s: %s", type(err).__name__, err)
-                report.auth_error = report.auth_error or f"{type(err).__name__}: {err}"
+                if isinstance(err, AuthError):  # the key could not be read: name its source
+                    report.auth_error = report.auth_error or str(err)
                 self._stop.set()
                 report.undelivered.extend(part)
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -88,6 +89,8 @@ _FAST_LEVELS = {
 _LEVEL_KEYS = ("level", "loglevel", "severity")
 # Names whose presence in an app's log needs the careful merge of _enrich.
 _RESERVED = frozenset({"ddtags", "ddsource", "service", "timestamp", "date", "status", "log"})
+# A message is parsed as JSON only when it starts with one of these (text or UTF-8 bytes).
+_OPEN_BRACE = frozenset({"{", b"{"})
 
 
 def level_of(value: object) -> str | None:
@@ -129,47 +132,137 @@ def status_of(attributes: dict[str, Any]) -> str | None:
     return None
 
 
-def build_entries(batch: LogBatch, tags: StreamTags, options: EntryOptions) -> list[bytes]:
-    """Serialized Datadog entries for every event of ``batch`` that should be sent, in order."""
+def build_entries(
+    batch: LogBatch, tags: StreamTags, options: EntryOptions, *, encoded: list[bytes] | None = None
+) -> list[bytes]:
+    """Serialized Datadog entries for every event of ``batch`` that should be sent, in order.
+
+    ``encoded``, when given, is :func:`logship.output.encode_messages` of the
+    batch's events: JSON messages are then parsed from those bytes instead of
+    being encoded once more.
+    """
     ddtags = tags.ddtags(options.extra_tags)
     service = tags.service
     source = options.source
     only_json = options.only_json
     message_filter = options.message_filter
     max_bytes = options.max_entry_bytes
+    events = batch.events
+    texts: Sequence[str | bytes | None]
+    if message_filter is not None:
+        texts = [message_filter.apply(event["message"]) for event in events]
+    elif encoded is not None:
+        texts = encoded
+    else:
+        texts = [event["message"] for event in events]
     loads = orjson.loads
-    dumps = orjson.dumps
     decode_error = orjson.JSONDecodeError
+    splice = _Splice(ddtags, service, source)
     out: list[bytes] = []
     append = out.append
-    for event in batch.events:
-        message: str | None = event["message"]
-        if message_filter is not None:
-            message = message_filter.apply(event["message"])
-        if message is None:
+    for event, text in zip(events, texts, strict=True):
+        if text is None:  # left out by the message filter
             continue
-        attributes: Any = None
-        if message[:1] == "{":
+        if text[:1] in _OPEN_BRACE:
             try:
-                attributes = loads(message)
+                attributes: Any = loads(text)
             except decode_error:
                 attributes = None
-        if type(attributes) is dict:
-            _enrich(attributes, ddtags, service, source, event["timestamp"])
-        elif only_json:
+            if type(attributes) is dict:
+                entry = splice.entry(text, attributes, event["timestamp"])
+                if entry is None or len(entry) > max_bytes:
+                    entry = _careful_entry(
+                        attributes,
+                        text,
+                        ddtags=ddtags,
+                        service=service,
+                        source=source,
+                        timestamp=event["timestamp"],
+                        max_bytes=max_bytes,
+                    )
+                append(entry)
+                continue
+        if only_json:
             continue
-        else:
-            attributes = {"message": message, "ddsource": source, "ddtags": ddtags, "timestamp": event["timestamp"]}
-            if service:
-                attributes["service"] = service
-        try:
-            entry = dumps(attributes)
-        except TypeError:
-            entry = _dumps_lenient(attributes)
+        message = text if type(text) is str else event["message"]
+        attributes = {"message": message, "ddsource": source, "ddtags": ddtags, "timestamp": event["timestamp"]}
+        if service:
+            attributes["service"] = service
+        entry = _dumps(attributes)
         if len(entry) > max_bytes:
             entry = truncate_entry(attributes, message, max_bytes)
         append(entry)
     return out
+
+
+def _careful_entry(
+    attributes: dict[str, Any],
+    text: str | bytes,
+    *,
+    ddtags: str,
+    service: str | None,
+    source: str,
+    timestamp: int,
+    max_bytes: int,
+) -> bytes:
+    """An app's JSON log that uses reserved names, or is too big: merged, serialized, truncated if need be."""
+    _enrich(attributes, ddtags, service, source, timestamp)
+    entry = _dumps(attributes)
+    if len(entry) > max_bytes:
+        message = text.decode("utf-8") if isinstance(text, bytes) else text
+        entry = truncate_entry(attributes, message, max_bytes)
+    return entry
+
+
+class _Splice:
+    """The common case, an app's JSON log using none of the reserved names, without re-serializing it.
+
+    The app's own JSON text (already checked by parsing it) is kept as written
+    and the reserved attributes are appended before its closing brace. The
+    entry parses to what :func:`_enrich` would make of it; only the app's own
+    spelling (spacing, escapes, numbers) is kept rather than re-serialized.
+    Serializing the parsed log again cost more than the splice (instruction
+    counts in ``docs/benchmarks.md``).
+    """
+
+    __slots__ = ("_middle", "_tails")
+
+    def __init__(self, ddtags: str, service: str | None, source: str) -> None:
+        fixed: dict[str, str] = {"ddtags": ddtags, "ddsource": source}
+        if service:
+            fixed["service"] = service
+        # ',"ddtags":...,"ddsource":...,"service":...,"timestamp":' then the number.
+        self._middle = b"," + orjson.dumps(fixed)[1:-1] + b',"timestamp":'
+        self._tails: dict[str | None, bytes] = {None: b"}"}
+
+    def entry(self, text: str | bytes, attributes: dict[str, Any], timestamp: int) -> bytes | None:
+        """The entry for the JSON ``text`` parsed as ``attributes``; None when the careful path must build it."""
+        if not attributes or not _RESERVED.isdisjoint(attributes):
+            return None
+        level = attributes.get("level")
+        if level is None:
+            level = attributes.get("loglevel")
+            if level is None:
+                level = attributes.get("severity")
+        status = None
+        if level is not None:
+            # One dict lookup for the usual spellings; status_of for everything else.
+            status = (_FAST_LEVELS.get(level) if type(level) is str else None) or status_of(attributes)
+        tail = self._tails.get(status)
+        if tail is None:
+            tail = self._tails[status] = b',"status":' + orjson.dumps(status) + b"}"
+        # For a str, the parser filled its UTF-8 cache, so this is a copy, not an encode.
+        raw = text if type(text) is bytes else text.encode("utf-8")  # type: ignore[union-attr]
+        if raw[-1:] != b"}":
+            raw = raw.rstrip()  # JSON allows trailing whitespace; the brace must be last
+        return b"".join((raw[:-1], self._middle, b"%d" % timestamp, tail))
+
+
+def _dumps(attributes: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(attributes)
+    except TypeError:
+        return _dumps_lenient(attributes)
 
 
 def _add_reserved(attributes: dict[str, Any], ddtags: str, service: str | None, source: str, timestamp: int) -> None:
@@ -219,7 +312,7 @@ def _enrich(attributes: dict[str, Any], ddtags: str, service: str | None, source
 
 
 def _dumps_lenient(attributes: dict[str, Any]) -> bytes:
-    """Serialize a log holding lone surrogates (invalid Unicode) with U+FFFD in their place."""
+    """Serialize a log holding lone surrogates (invalid Unicode) with "?" in their place, as the S3 output has them."""
     text = json.dumps(attributes, ensure_ascii=False)
     return text.encode("utf-8", "replace")
 

@@ -16,13 +16,35 @@ from logship.decode import LogBatch, LogEvent
 from logship.settings import OutputCompression, OutputFormat
 
 
-def render(batch: LogBatch, events: list[LogEvent], output_format: OutputFormat) -> bytes:
-    r"""The uncompressed S3 bytes for ``events`` of ``batch``; every line ends with ``\\n``."""
+def encode_messages(events: list[LogEvent]) -> list[bytes] | None:
+    """Each event's message as UTF-8, or None when one is not valid Unicode (a lone surrogate).
+
+    The S3 lines and the Datadog entries of a record are both made from these
+    bytes, so each message is encoded once (``orjson.loads`` of a ``str``
+    would encode it again, and joining a record's messages into one ``str``
+    widens it to its widest character first).
+    """
+    try:
+        return [event["message"].encode("utf-8") for event in events]
+    except UnicodeEncodeError:
+        return None
+
+
+def render(
+    batch: LogBatch, events: list[LogEvent], output_format: OutputFormat, encoded: list[bytes] | None = None
+) -> bytes:
+    r"""The uncompressed S3 bytes for ``events`` of ``batch``; every line ends with ``\\n``.
+
+    ``encoded``, when given, is :func:`encode_messages` of the same ``events``.
+    """
     if not events:
         return b""
     if output_format == "lines":
-        text = "\n".join([event["message"] for event in events])
-        return (text + "\n").encode("utf-8", "replace")
+        if encoded is not None:
+            return b"\n".join([*encoded, b""])
+        messages = [event["message"] for event in events]
+        messages.append("")  # the last newline, without copying the joined text again
+        return "\n".join(messages).encode("utf-8", "replace")
     group, stream, owner = batch.log_group, batch.log_stream, batch.owner
     dumps = orjson.dumps
     lines = []
@@ -58,7 +80,11 @@ def build_output(
     compression: OutputCompression = "gzip",
     level: int = 1,
     events: list[LogEvent] | None = None,
+    encoded: list[bytes] | None = None,
 ) -> bytes:
-    """The bytes (before base64) Firehose writes to S3 for ``batch`` (or a slice of its events)."""
+    """The bytes (before base64) Firehose writes to S3 for ``batch`` (or a slice of its events).
+
+    ``encoded`` is :func:`encode_messages` of the chosen events, when the caller has it.
+    """
     chosen = batch.events if events is None else events
-    return compress(render(batch, chosen, output_format), compression, level)
+    return compress(render(batch, chosen, output_format, encoded), compression, level)

@@ -23,7 +23,7 @@ from logship.decode import LogBatch, LogEvent, decode_payload, encode_batch, par
 from logship.entries import EntryOptions, build_entries
 from logship.errors import DecodeError
 from logship.event import FirehoseEvent, FirehoseRecord, RecordResult, Result
-from logship.output import build_output
+from logship.output import build_output, encode_messages
 from logship.reingest import Reingester, ReingestItem, ReingestReport, reingest
 from logship.response import ResponseBudget
 from logship.settings import Settings
@@ -58,6 +58,9 @@ class RecordPlan:
     # Events of this record still to be sent to Datadog in this invocation (None
     # once transform has handed them to ``deliver``).
     forward: list[LogEvent] | None = None
+    # The messages of ``batch`` as UTF-8, shared by the S3 output and the entries
+    # (None when not made, or once the entries are built).
+    encoded: list[bytes] | None = None
 
     def to_result(self) -> RecordResult:
         """The response record."""
@@ -126,9 +129,10 @@ def transform(
         try:
             plan = _plan_record(record, settings, budget, tag_cache)
             if deliver is not None and plan.forward and plan.tags is not None and plan.batch is not None:
-                entries = build_entries(plan.batch, plan.tags, options)
+                entries = build_entries(plan.batch, plan.tags, options, encoded=plan.encoded)
                 plan.forward = None
                 deliver(entries)
+            plan.encoded = None
         except DecodeError as err:
             plan = _failed(record, str(err))
         except Exception as err:  # noqa: BLE001 - the per-record boundary: nothing escapes it
@@ -165,7 +169,8 @@ def _plan_record(
         tag_cache[key] = tags
     plan = RecordPlan(record, "Ok", batch=batch, tags=tags, events=len(batch.events))
     keys = tags.partition_keys() if settings.partition_keys else None
-    data = _b64(_output(batch, settings, None))
+    plan.encoded = encode_messages(batch.events)
+    data = _b64(_output(batch, settings, None, plan.encoded))
     cost = budget.ok_cost(record.record_id, len(data), keys)
     if budget.take(cost):
         plan.data, plan.partition_keys, plan.forward = data, keys, batch.events
@@ -189,13 +194,16 @@ def _plan_record(
     return plan
 
 
-def _output(batch: LogBatch, settings: Settings, events: list[LogEvent] | None) -> bytes:
+def _output(
+    batch: LogBatch, settings: Settings, events: list[LogEvent] | None, encoded: list[bytes] | None = None
+) -> bytes:
     return build_output(
         batch,
         output_format=settings.output_format,
         compression=settings.output_compression,
         level=settings.gzip_level,
         events=events,
+        encoded=encoded,
     )
 
 

@@ -23,6 +23,7 @@ def test_batches_keep_order_and_limits(entries, max_entries, max_bytes):
         body = payload(batch)
         assert len(body) <= max_bytes or len(batch) == 1
         assert orjson.loads(body) == [orjson.loads(e) for e in batch]
+    assert payload([]) == b"[]"
 
 
 def test_multibyte_characters_count_as_bytes():

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logship.decode import LogBatch
-from logship.entries import TRUNCATION_MARKER, EntryOptions, build_entries, level_of
+from logship.entries import TRUNCATION_MARKER, EntryOptions, _enrich, build_entries, level_of
+from logship.output import encode_messages
 from logship.redact import MessageFilter
 from logship.settings import Settings
 from logship.tags import StreamTags
@@ -139,3 +140,71 @@ def test_any_json_object_log_gives_one_valid_entry(log):
     [raw] = build_entries(batch(message), TAGS, EntryOptions())
     entry = orjson.loads(raw)
     assert "system:cron" in entry["ddtags"]
+
+
+def reference_entry(message: str, tags: StreamTags = TAGS, source: str = "firehose") -> dict:
+    """What an entry must hold: the app's object merged the careful way (``_enrich``), as a dict."""
+    attributes = orjson.loads(message)
+    _enrich(attributes, tags.ddtags(()), tags.service, source, 1_700_000_000_000)
+    return attributes
+
+
+LEVELS = st.sampled_from(["info", "ERROR", "Warn", "fatal", "bogus", "", 30, 5, 200, None])
+APP_LOG = st.fixed_dictionaries(
+    {},
+    optional={
+        "msg": TEXT,
+        "level": LEVELS,
+        "loglevel": LEVELS,
+        "severity": LEVELS,
+        "status": LEVELS,
+        "service": TEXT,
+        "timestamp": st.integers(0, 2**40),
+        "ddtags": TEXT,
+        "log": st.fixed_dictionaries({}, optional={"level": LEVELS}),
+        "nested": st.recursive(SCALARS, lambda c: st.lists(c) | st.dictionaries(TEXT, c), max_leaves=6),
+    },
+)
+
+
+@given(APP_LOG, st.sampled_from([None, 2]), st.sampled_from(["", " ", "\n", " \r\n\t"]))
+def test_entries_match_the_careful_merge_whatever_the_path(log, indent, trailing):
+    """Kept text or re-serialized, from str or from UTF-8 bytes: every entry equals the careful merge.
+
+    Logs without reserved names keep the app's own JSON text with the reserved
+    attributes spliced in before its closing brace; the others are merged and
+    serialized. Either way the entry parses to what the careful merge gives,
+    whatever the app's spacing and trailing whitespace.
+    """
+    import json
+
+    message = json.dumps(log, indent=indent, ensure_ascii=False) + trailing
+    expected = reference_entry(message)
+    one = batch(message)
+    from_text = build_entries(one, TAGS, EntryOptions())
+    from_bytes = build_entries(one, TAGS, EntryOptions(), encoded=encode_messages(one.events))
+    assert from_text == from_bytes
+    assert [orjson.loads(raw) for raw in from_text] == [expected]
+
+
+def test_kept_text_keeps_the_apps_own_spelling():
+    """A log without reserved names is sent as the app wrote it (number spelling, key order), plus ours."""
+    [raw] = build_entries(batch('{"b": 1.50, "a": 1E3, "level": "warn"}  '), TAGS, EntryOptions())
+    assert raw.startswith(b'{"b": 1.50, "a": 1E3, "level": "warn",')
+    assert raw.endswith(b',"timestamp":1700000000000,"status":"warning"}')
+    assert orjson.loads(raw)["a"] == 1000.0
+
+
+def test_empty_object_and_reserved_names_take_the_careful_path():
+    """An empty object, or one naming a reserved attribute, is merged rather than spliced."""
+    [empty, own_service] = entries("{}", '{"service":"mine","level":"info"}')
+    assert empty == reference_entry("{}")
+    assert own_service["service"] == "mine" and own_service["status"] == "info"
+
+
+def test_a_lone_surrogate_leaves_the_batch_to_the_text_path():
+    """Messages that are not valid Unicode have no UTF-8 form: encode_messages says so, entries still come."""
+    one = batch('{"msg":"ok"}', "bad \ud800 line")
+    assert encode_messages(one.events) is None
+    sent = [orjson.loads(e) for e in build_entries(one, TAGS, EntryOptions(only_json=False), encoded=None)]
+    assert sent[0]["msg"] == "ok" and sent[1]["message"] == "bad ? line"

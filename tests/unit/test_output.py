@@ -5,9 +5,11 @@ from __future__ import annotations
 import zlib
 
 import orjson
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logship.decode import LogBatch
-from logship.output import build_output
+from logship.output import build_output, encode_messages
 
 
 def batch(*messages: str) -> LogBatch:
@@ -62,3 +64,12 @@ def test_invalid_unicode_is_replaced_not_raised():
     assert build_output(batch("a\ud800b"), compression="none") == b"a?b\n"
     line = orjson.loads(build_output(batch("a\ud800b"), output_format="jsonl", compression="none"))
     assert line["message"] == "a?b"
+
+
+@given(st.lists(st.text(st.characters(exclude_categories=("Cs",))), min_size=1, max_size=20))
+def test_lines_from_encoded_messages_are_the_same_bytes(messages):
+    """Lines joined from encode_messages' bytes equal lines encoded from the text (one encode, same output)."""
+    one = batch(*messages)
+    encoded = encode_messages(one.events)
+    assert encoded == [m.encode("utf-8") for m in messages]
+    assert build_output(one, compression="none", encoded=encoded) == build_output(one, compression="none")

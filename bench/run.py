@@ -54,6 +54,27 @@ def median_time(fn: Callable[[], object], reps: int) -> tuple[float, list[float]
     return statistics.median(samples), samples
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the whole machine so far, from /proc/stat (0, 0 elsewhere).
+
+    Steal is time the hypervisor gave this machine's vCPUs to someone else: a
+    run with much of it measured a slower machine than one without.
+    """
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    # user nice system idle iowait irq softirq steal [guest guest_nice, counted in user]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of CPU time stolen between two :func:`cpu_ticks` readings."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 def describe(event: dict[str, Any]) -> dict[str, int]:
     """Input bytes (gzip payloads, what the generator targets), records and log events."""
     import zlib
@@ -110,6 +131,22 @@ def run_logship(app: Any, event: dict[str, Any]) -> str:
     return json.dumps(app.handle(event, None))
 
 
+def verify_logship(event: dict[str, Any]) -> int:
+    """Entries the validating emulator accepted from one untimed logship invocation of ``event``."""
+    from logship.emulator import IntakeEmulator
+
+    with IntakeEmulator() as emulator:
+        app = make_logship(emulator.url)
+        try:
+            response = app.handle(event, None)
+        finally:
+            app.sender.close()
+        received = len(emulator.entries)
+    if [r["recordId"] for r in response["records"]] != [r["recordId"] for r in event["records"]]:
+        raise RuntimeError("logship's response does not answer every recordId once, in order")
+    return received
+
+
 def run_seed(event: dict[str, Any]) -> str:
     sink = SocketSink()
     try:
@@ -150,6 +187,10 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
     for label, target in sizes:
         event = generate_event(target_bytes=target, seed=SEED)
         row: dict[str, Any] = {"label": label, "target_bytes": target, **describe(event)}
+        row["intake_received_entries"] = verify_logship(event)
+        if row["intake_received_entries"] != row["events"]:
+            raise RuntimeError(f"{label}: the intake received {row['intake_received_entries']} of {row['events']}")
+        steal_before = cpu_ticks()
         contenders: dict[str, Callable[[], object]] = {
             "floor": lambda event=event: floor(event),
             "seed": lambda event=event: run_seed(event),
@@ -161,6 +202,7 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
         for _ in range(reps):
             for name, fn in contenders.items():
                 samples[name].append(median_time(fn, 1)[0])
+        row["steal_share"] = steal_share(steal_before, cpu_ticks())
         counts = app.last_summary
         response = json.dumps(app.handle(event, None))
         floor_response = json.dumps(json.loads(floor(event)[0]))
@@ -248,12 +290,12 @@ def fresh_process(target: int, url: str, reps: int) -> dict[str, Any]:
     }
 
 
-def latency(target: int, reps: int, url: str) -> dict[str, Any]:
+def latency(target: int, reps: int, url: str, *, validate: bool = False) -> dict[str, Any]:
     """The same event against an intake answering at once and one answering after 50 ms."""
     from logship.synth import generate_event
 
     event = generate_event(target_bytes=target, seed=SEED)
-    with IntakeProcess(delay=INTAKE_DELAY_S) as slow:
+    with IntakeProcess(delay=INTAKE_DELAY_S, validate=validate) as slow:
         fast_app, slow_app = make_logship(url), make_logship(slow.url)
         run_logship(fast_app, event)
         run_logship(slow_app, event)
@@ -323,7 +365,8 @@ def table(report: dict[str, Any]) -> str:
     for r in rows:
         lines.append(
             f"  {r['label']}: response {r['response_bytes']:,} B (limit 6,000,000), re-ingested records "
-            f"{r['reingested_records']}, Datadog requests {r['datadog_requests']}, entries {r['datadog_entries']}"
+            f"{r['reingested_records']}, Datadog requests {r['datadog_requests']}, entries {r['datadog_entries']} "
+            f"(validating intake received {r['intake_received_entries']}), CPU stolen {r['steal_share']:.0%}"
         )
     c = report["cold_start"]
     lines.append(
@@ -344,6 +387,10 @@ def table(report: dict[str, Any]) -> str:
         f"latency, {lat['target_bytes'] / 1e6:g} MB event: zero {lat['zero_latency_s']:.3f} s, "
         f"{lat['delay_s'] * 1000:.0f} ms per request {lat['delayed_s']:.3f} s ({lat['requests']} requests, "
         f"concurrency {lat['concurrency']}, least added wait {lat['min_added_wait_s']:.2f} s)"
+    )
+    meta = report["meta"]
+    lines.append(
+        f"intake for timed runs: {meta['intake']}; CPU stolen by the hypervisor over the run: {meta['steal_share']:.0%}"
     )
     lines.append("bars:")
     for b in report["bars"]:
@@ -385,6 +432,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions per measurement (default 5, quick 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench.json", help="JSON report path")
     parser.add_argument("--plot", type=Path, help="PNG path (default: beside --out, bench.png)")
+    parser.add_argument(
+        "--validating-intake",
+        action="store_true",
+        help="time against the emulator that inflates and parses every request (it then shares the cores)",
+    )
     args = parser.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
@@ -399,9 +451,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "quick": args.quick,
             "reps": reps,
             "seed": SEED,
+            "intake": "validating" if args.validating_intake else "draining",
         }
     }
-    with IntakeProcess() as intake:
+    ticks = cpu_ticks()
+    with IntakeProcess(validate=args.validating_intake) as intake:
         print("throughput", flush=True)
         report["throughput"] = throughput(sizes, reps, intake.url)
         print("cold start", flush=True)
@@ -409,7 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("fresh process: first call and memory", flush=True)
         report["fresh_process"] = fresh_process(largest, intake.url, max(reps // 2, 1) + 1)
         print("latency", flush=True)
-        report["latency"] = latency(largest, reps, intake.url)
+        report["latency"] = latency(largest, reps, intake.url, validate=args.validating_intake)
+    report["meta"]["steal_share"] = steal_share(ticks, cpu_ticks())
     report["bars"] = bars(report)
     report["meta"]["seconds"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)

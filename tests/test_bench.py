@@ -52,7 +52,11 @@ def test_throughput_rows_have_positive_times_and_consistent_ratios(report: dict[
         assert row["logship_over_floor"] == pytest.approx(row["logship_s"] / row["floor_s"])
         assert row["seed_over_logship"] == pytest.approx(row["seed_s"] / row["logship_s"])
         assert row["datadog_entries"] == row["events"]
+        assert row["intake_received_entries"] == row["events"]
         assert row["reingested_records"] == 0
+        assert 0 <= row["steal_share"] <= 1
+    assert report["meta"]["intake"] == "draining"
+    assert 0 <= report["meta"]["steal_share"] <= 1
 
 
 def test_cold_start_memory_and_latency_sections_are_complete(report: dict[str, Any]) -> None:

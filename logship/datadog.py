@@ -258,7 +258,7 @@ class DatadogSender:
         delivery.add(entries)
         return delivery.finish()
 
-    def _deliver(self, batch: list[bytes], deadline: float) -> DeliveryReport:
+    def _deliver(self, batch: list[bytes], deadline: float, body: bytes | None = None) -> DeliveryReport:
         """Deliver one batch, splitting on 413 and 400; never raises."""
         report = DeliveryReport()
         stack = [batch]
@@ -268,7 +268,7 @@ class DatadogSender:
                 report.undelivered.extend(part)
                 continue
             try:
-                status = self._post(part, deadline, report)
+                status = self._post(part, deadline, report, body if part is batch else None)
             except Exception as err:  # noqa: BLE001 - a bug or key-fetch failure must not lose entries
                 logger.error("Datadog delivery failed: %s: %s", type(err).__name__, err)
                 if isinstance(err, AuthError):  # the key could not be read: name its source
@@ -298,9 +298,12 @@ class DatadogSender:
                 report.undelivered.extend(part)
         return report
 
-    def _post(self, part: list[bytes], deadline: float, report: DeliveryReport) -> int | None:
-        """POST one batch with retries; the final status, or None when time or attempts ran out."""
-        body = _gzip.compress(payload(part), self.gzip_level)
+    def _post(self, part: list[bytes], deadline: float, report: DeliveryReport, raw: bytes | None = None) -> int | None:
+        """POST one batch (``raw``: its JSON array, when already joined) with retries.
+
+        Returns the final status, or None when time or attempts ran out.
+        """
+        body = _gzip.compress(payload(part) if raw is None else raw, self.gzip_level)
         refreshed = False
         attempt = 0
         while True:
@@ -373,7 +376,9 @@ class Delivery:
         if sender._stop.is_set() or sender._pool is None:
             self._report.undelivered.extend(batch)
             return
-        self._futures.append(sender._pool.submit(sender._deliver, batch, self._deadline))
+        # The body is joined here, while the entries are still in this core's cache,
+        # rather than by a worker that would take the interpreter lock to do it.
+        self._futures.append(sender._pool.submit(sender._deliver, batch, self._deadline, payload(batch)))
 
     def finish(self) -> DeliveryReport:
         """Send what is left, wait for every request, and account for every entry."""

@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.batching import batch_entries, payload
+from logship.batching import Batcher, batch_entries, payload
 
 
 @given(
@@ -31,3 +31,23 @@ def test_multibyte_characters_count_as_bytes():
     entry = orjson.dumps("日" * 100)  # 302 bytes
     batches = list(batch_entries([entry] * 10, max_bytes=1000))
     assert [len(b) for b in batches] == [3, 3, 3, 1]
+
+
+@given(
+    st.lists(st.binary(min_size=2, max_size=300).map(lambda b: orjson.dumps(b.hex())), max_size=200),
+    st.lists(st.integers(0, 40), max_size=30),
+    st.integers(1, 50),
+    st.integers(50, 2000),
+)
+def test_adding_in_chunks_batches_as_adding_one_by_one(entries, cuts, max_entries, max_bytes):
+    """A Batcher fed whole records (chunks of any size) makes the batches it makes entry by entry."""
+    chunked = Batcher(max_entries=max_entries, max_bytes=max_bytes)
+    batches, start = [], 0
+    for cut in [*cuts, len(entries)]:
+        batches += chunked.add(iter(entries[start : start + cut]))
+        start += cut
+    if start < len(entries):
+        batches += chunked.add(entries[start:])
+    last = chunked.flush()
+    batches += [last] if last else []
+    assert batches == list(batch_entries(entries, max_entries=max_entries, max_bytes=max_bytes))

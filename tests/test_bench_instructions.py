@@ -1,0 +1,32 @@
+"""The instruction-count benchmark runs under valgrind and reports consistent figures (no counts asserted)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_counts_are_positive_and_ratios_follow(tmp_path: Path) -> None:
+    """Each contender gets a positive count per invocation; the ratios are computed from those counts."""
+    out = tmp_path / "instructions.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.instructions", "--size", "20000", "--calls", "1", "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    report = json.loads(out.read_text())
+    counts = report["instructions"]
+    assert set(counts) == {"floor", "seed", "logship"}
+    assert all(isinstance(n, int) and n > 0 for n in counts.values())
+    assert report["logship_over_floor"] == pytest.approx(counts["logship"] / counts["floor"])
+    assert report["seed_over_logship"] == pytest.approx(counts["seed"] / counts["logship"])

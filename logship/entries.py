@@ -2,8 +2,10 @@
 
 A JSON object message becomes structured attributes; a plain line becomes
 ``{"message": line}`` (only when ``ONLY_JSON=false``, as in the original
-design). Entries are built as plain dicts and serialized with orjson: no model
-object per log. The app's own fields are kept and never make this fail.
+design). No model object per log: a JSON log that uses none of the reserved
+names keeps its own text with the reserved attributes spliced in (see
+:class:`_Splice`); other entries are plain dicts serialized once with orjson.
+The app's own fields are kept and never make this fail.
 """
 
 from __future__ import annotations

@@ -208,3 +208,13 @@ def test_a_lone_surrogate_leaves_the_batch_to_the_text_path():
     assert encode_messages(one.events) is None
     sent = [orjson.loads(e) for e in build_entries(one, TAGS, EntryOptions(only_json=False), encoded=None)]
     assert sent[0]["msg"] == "ok" and sent[1]["message"] == "bad ? line"
+
+
+def test_redaction_applies_to_json_logs_kept_as_text():
+    """A JSON log that keeps its own text is redacted first: the kept text is the scrubbed one."""
+    message_filter = MessageFilter.from_settings(Settings.from_env({"LOGSHIP_REDACT": "email"}))
+    one = batch('{"msg":"mail bob@example.com","level":"info"}')
+    for encoded in (None, encode_messages(one.events)):
+        [raw] = build_entries(one, TAGS, EntryOptions(message_filter=message_filter), encoded=encoded)
+        assert b"bob@example.com" not in raw
+        assert orjson.loads(raw)["msg"] == "mail [REDACTED_EMAIL]"

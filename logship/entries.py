@@ -241,15 +241,7 @@ class _Splice:
         """The entry for the JSON ``text`` parsed as ``attributes``; None when the careful path must build it."""
         if not attributes or not _RESERVED.isdisjoint(attributes):
             return None
-        level = attributes.get("level")
-        if level is None:
-            level = attributes.get("loglevel")
-            if level is None:
-                level = attributes.get("severity")
-        status = None
-        if level is not None:
-            # One dict lookup for the usual spellings; status_of for everything else.
-            status = (_FAST_LEVELS.get(level) if type(level) is str else None) or status_of(attributes)
+        status = _unreserved_status(attributes)
         tail = self._tails.get(status)
         if tail is None:
             tail = self._tails[status] = b',"status":' + orjson.dumps(status) + b"}"
@@ -274,16 +266,22 @@ def _add_reserved(attributes: dict[str, Any], ddtags: str, service: str | None, 
     if service:
         attributes["service"] = service
     attributes["timestamp"] = timestamp
+    status = _unreserved_status(attributes)
+    if status:
+        attributes["status"] = status
+
+
+def _unreserved_status(attributes: dict[str, Any]) -> str | None:
+    """:func:`status_of` for a log using none of the reserved names (so no ``status`` or ``log``)."""
     level = attributes.get("level")
     if level is None:
         level = attributes.get("loglevel")
         if level is None:
             level = attributes.get("severity")
-    if level is not None:
-        # One dict lookup for the usual spellings; status_of for everything else.
-        status = (_FAST_LEVELS.get(level) if type(level) is str else None) or status_of(attributes)
-        if status:
-            attributes["status"] = status
+    if level is None:
+        return None
+    # One dict lookup for the usual spellings; status_of for everything else.
+    return (_FAST_LEVELS.get(level) if type(level) is str else None) or status_of(attributes)
 
 
 def _enrich(attributes: dict[str, Any], ddtags: str, service: str | None, source: str, timestamp: int) -> None:

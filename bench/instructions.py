@@ -89,7 +89,7 @@ def count(name: str, event_path: str, calls: int, url: str) -> int:
 def measure(size: int, calls: int, jobs: int = 2) -> dict[str, Any]:
     """Instructions per warm invocation for each contender, and the ratios the bars use."""
     from bench.intake import IntakeProcess
-    from logship.synth import generate_event
+    from logship.testing.synth import generate_event
 
     with tempfile.TemporaryDirectory() as tmp, IntakeProcess() as intake, ThreadPoolExecutor(jobs) as pool:
         path = Path(tmp) / "event.json"

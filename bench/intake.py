@@ -24,7 +24,7 @@ from typing import Any
 
 def serve(delay: float, validate: bool = False) -> None:
     """Run an intake until stdin closes; print its URL first."""
-    from logship.emulator import IntakeEmulator
+    from logship.testing.emulator import IntakeEmulator
 
     class Forgetful(IntakeEmulator):
         """The validating emulator, keeping nothing (a long run would otherwise grow without bound)."""

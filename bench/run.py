@@ -119,7 +119,7 @@ class NullReingester:
 
 
 def make_logship(url: str) -> Any:
-    from logship.app import Logship
+    from logship.firehose.app import Logship
     from logship.settings import Settings
 
     settings = Settings(dd_url=url, dd_api_key="k", only_json=False, response_limit_bytes=6_000_000)
@@ -133,7 +133,7 @@ def run_logship(app: Any, event: dict[str, Any]) -> str:
 
 def verify_logship(event: dict[str, Any]) -> int:
     """Entries the validating emulator accepted from one untimed logship invocation of ``event``."""
-    from logship.emulator import IntakeEmulator
+    from logship.testing.emulator import IntakeEmulator
 
     with IntakeEmulator() as emulator:
         app = make_logship(emulator.url)
@@ -180,7 +180,7 @@ def fresh(args: Sequence[str], env: dict[str, str]) -> tuple[float, str]:
 # --- the measurements -----------------------------------------------------------
 def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[dict[str, Any]]:
     """Floor, seed and logship on the same events, interleaved, medians of ``reps``."""
-    from logship.synth import generate_event
+    from logship.testing.synth import generate_event
 
     rows = []
     app = make_logship(url)
@@ -263,7 +263,7 @@ def cold_start(reps: int) -> dict[str, Any]:
 
 def fresh_process(target: int, url: str, reps: int) -> dict[str, Any]:
     """A fresh Lambda-like process: first vs second invocation, and peak memory, for one event."""
-    from logship.synth import generate_event
+    from logship.testing.synth import generate_event
 
     env = child_env(url)
     with tempfile.TemporaryDirectory() as tmp:
@@ -292,7 +292,7 @@ def fresh_process(target: int, url: str, reps: int) -> dict[str, Any]:
 
 def latency(target: int, reps: int, url: str, *, validate: bool = False) -> dict[str, Any]:
     """The same event against an intake answering at once and one answering after 50 ms."""
-    from logship.synth import generate_event
+    from logship.testing.synth import generate_event
 
     event = generate_event(target_bytes=target, seed=SEED)
     with IntakeProcess(delay=INTAKE_DELAY_S, validate=validate) as slow:

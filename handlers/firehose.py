@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from logship.app import LambdaContext, Logship
+from logship.firehose.app import LambdaContext, Logship
+from logship.jsonlog import configure_logging
 from logship.settings import Settings
-from logship.telemetry import configure_logging
 
 _app: Logship | None = None
 

@@ -7,13 +7,9 @@ keeps, and :class:`Logship` wires them, with re-ingest and delivery, for the
 Lambda (``handlers.firehose.handler``). Importing logship does no I/O.
 """
 
-from logship.app import Logship
-from logship.batching import batch_entries
-from logship.datadog import DatadogSender, DeliveryReport, HttpTransport
+from logship.datadog.batching import batch_entries
+from logship.datadog.logs import DatadogSender, DeliveryReport, HttpTransport
 from logship.deadletter import DeadLetter, replay
-from logship.decode import LogBatch, LogEvent, decode_record, encode_batch
-from logship.emulator import IntakeEmulator
-from logship.entries import EntryOptions, build_entries, level_of
 from logship.errors import (
     AuthError,
     ConfigError,
@@ -22,13 +18,16 @@ from logship.errors import (
     DeliveryError,
     LogshipError,
 )
-from logship.event import FirehoseEvent, FirehoseRecord, RecordResult
-from logship.output import build_output
-from logship.pipeline import Plan, apply_reingest, datadog_entries, transform
-from logship.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestItem
+from logship.firehose.app import Logship
+from logship.firehose.entries import EntryOptions, build_entries, level_of
+from logship.firehose.event import FirehoseEvent, FirehoseRecord, RecordResult
+from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestItem
+from logship.firehose.s3_output import build_output
+from logship.firehose.subscription import LogBatch, LogEvent, decode_record, encode_batch
+from logship.firehose.tags import StreamTags, derive_tags
+from logship.firehose.transform import Plan, apply_reingest, datadog_entries, transform
 from logship.secrets import ApiKeyProvider
 from logship.settings import Settings
-from logship.tags import StreamTags, derive_tags
 
 __all__ = [
     "ApiKeyProvider",
@@ -45,7 +44,6 @@ __all__ = [
     "FirehoseRecord",
     "FirehoseReingester",
     "HttpTransport",
-    "IntakeEmulator",
     "KinesisReingester",
     "LogBatch",
     "LogEvent",

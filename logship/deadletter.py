@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from logship import _gzip, limits
-from logship.datadog import DatadogSender
+from logship.datadog.logs import DatadogSender
 from logship.errors import DeadLetterError, DecodeError
 
 logger = logging.getLogger(__name__)

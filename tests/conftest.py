@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from logship.emulator import IntakeEmulator
-from logship.localaws import LocalAws
-from logship.synth import firehose_event, firehose_record, subscription_payload
+from logship.testing.emulator import IntakeEmulator
+from logship.testing.localaws import LocalAws
+from logship.testing.synth import firehose_event, firehose_record, subscription_payload
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _names = itertools.count()
@@ -101,7 +101,7 @@ __all__ = ["FakeContext", "command_env", "control_record", "data_record", "fireh
 @pytest.fixture
 def make_app() -> Iterator[Any]:
     """Build Logship apps that are closed (threads, connections) when the test ends."""
-    from logship.app import Logship
+    from logship.firehose.app import Logship
 
     apps: list[Logship] = []
 

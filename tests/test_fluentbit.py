@@ -583,7 +583,7 @@ def test_any_container_name_is_routed_to_both_outputs(container: str, task_id: s
 
 def test_match_helper_distinguishes_tags() -> None:
     """The Match emulation is strict enough to fail a pattern that misses FireLens tags."""
-    assert fluentbit_match("logship.*", "logship.app-firelens-1")
+    assert fluentbit_match("logship.*", "logship.firehose.app-firelens-1")
     assert not fluentbit_match("logship.*", "app-firelens-1")
     assert not fluentbit_match("*-firelens", "app-firelens-1")
 

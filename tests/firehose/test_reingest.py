@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.reingest import FirehoseReingester, KinesisReingester, ReingestItem, plan_batches, reingest
+from logship.firehose.reingest import FirehoseReingester, KinesisReingester, ReingestItem, plan_batches, reingest
 
 
 @given(st.lists(st.integers(1, 2_000), max_size=300), st.integers(1, 50), st.integers(2_000, 20_000))

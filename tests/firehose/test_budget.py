@@ -7,8 +7,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.event import RecordResult
-from logship.response import ResponseBudget, entry_size, response_size
+from logship.firehose.budget import ResponseBudget, entry_size, response_size
+from logship.firehose.event import RecordResult
 
 
 def test_entry_size_matches_json_dumps():

@@ -8,8 +8,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.decode import LogBatch
-from logship.output import build_output, encode_messages
+from logship.firehose.s3_output import build_output, encode_messages
+from logship.firehose.subscription import LogBatch
 
 
 def batch(*messages: str) -> LogBatch:

@@ -8,9 +8,9 @@ import zlib
 import pytest
 
 from logship._gzip import decompress as gunzip
-from logship.decode import decode_record, encode_batch
 from logship.errors import DecodeError
-from logship.synth import subscription_payload
+from logship.firehose.subscription import decode_record, encode_batch
+from logship.testing.synth import subscription_payload
 
 
 def b64(data: bytes) -> str:
@@ -99,8 +99,8 @@ def test_stdlib_fallbacks_decode_and_encode_the_same():
         "sys.modules['isal'] = None\n"
         "sys.modules['pybase64'] = None\n"
         "from logship import _base64, _gzip\n"
-        "from logship.decode import decode_record\n"
-        "from logship.synth import subscription_payload\n"
+        "from logship.firehose.subscription import decode_record\n"
+        "from logship.testing.synth import subscription_payload\n"
         "assert _gzip._codec.__name__ == 'zlib'\n"
         "payload = subscription_payload('/a/b', '/a/b/c/d', [{'id': '1', 'timestamp': 1, 'message': 'héllo'}])\n"
         "batch = decode_record(_base64.encode(payload))\n"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import orjson
 
 from logship import _gzip
-from logship.decode import LogBatch, LogEvent
+from logship.firehose.subscription import LogBatch, LogEvent
 from logship.settings import OutputCompression, OutputFormat
 
 

@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 
 from logship import limits
-from logship.decode import LogBatch
-from logship.redact import MessageFilter
-from logship.tags import StreamTags
+from logship.firehose.redact import MessageFilter
+from logship.firehose.subscription import LogBatch
+from logship.firehose.tags import StreamTags
 
 TRUNCATION_MARKER = "...[TRUNCATED]"
 # Keys Datadog's status remapper reads, plus ``loglevel`` (the original design's

@@ -11,15 +11,15 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logship.datadog import DatadogSender
-from logship.decode import decode_record
-from logship.emulator import IntakeEmulator
-from logship.event import FirehoseEvent
-from logship.pipeline import apply_reingest, datadog_entries, entry_options, transform
-from logship.reingest import FirehoseReingester
-from logship.response import response_size
+from logship.datadog.logs import DatadogSender
+from logship.firehose.budget import response_size
+from logship.firehose.event import FirehoseEvent
+from logship.firehose.reingest import FirehoseReingester
+from logship.firehose.subscription import decode_record
+from logship.firehose.transform import apply_reingest, datadog_entries, entry_options, transform
 from logship.settings import Settings
-from logship.synth import firehose_event, firehose_record, subscription_payload
+from logship.testing.emulator import IntakeEmulator
+from logship.testing.synth import firehose_event, firehose_record, subscription_payload
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)
 HUGE = st.integers(20_000, 120_000).map(lambda n: "h" * n)
@@ -174,9 +174,9 @@ def test_handler_delivers_or_dead_letters_every_event_never_both(local_aws, batc
     """Through the handler: each event is in Datadog or in the dead letter, exactly once, whatever the intake does."""
     from conftest import FakeContext, data_record
 
-    from logship.app import Logship
-    from logship.datadog import DatadogSender
+    from logship.datadog.logs import DatadogSender
     from logship.deadletter import decode_lines
+    from logship.firehose.app import Logship
 
     s3 = local_aws.client("s3")
     bucket = f"logship-prop-{next(_BUCKETS)}"  # a fresh bucket per example, replays included

@@ -25,9 +25,9 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from logship import _gzip, limits
-from logship.batching import Batcher, payload
+from logship.datadog.batching import Batcher, payload
 from logship.errors import AuthError
-from logship.reingest import backoff_delay
+from logship.firehose.reingest import backoff_delay
 
 logger = logging.getLogger(__name__)
 

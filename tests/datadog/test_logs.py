@@ -8,7 +8,7 @@ import orjson
 import pytest
 from conftest import FakeContext, data_record, firehose_event
 
-from logship.datadog import DatadogSender
+from logship.datadog.logs import DatadogSender
 from logship.deadletter import decode_lines, replay
 from logship.errors import AuthError, DeliveryError
 from logship.secrets import ApiKeyProvider
@@ -238,7 +238,7 @@ def test_connections_are_kept_alive_with_nagle_off(intake):
     """Requests reuse one connection per thread, with TCP_NODELAY so bodies are not held for delayed ACKs."""
     import socket
 
-    from logship.datadog import HttpTransport
+    from logship.datadog.logs import HttpTransport
 
     transport = HttpTransport()
     try:

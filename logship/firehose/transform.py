@@ -7,7 +7,7 @@ itself, but hands the entries of each record whose fate is final to
 and never blocks), so sending overlaps with decoding. :func:`apply_reingest`
 does the re-ingest I/O and settles the re-ingested records.
 :func:`datadog_entries` builds the entries of what is left to send (records
-whose re-ingest failed). The Lambda wiring (:mod:`logship.app`) calls them in
+whose re-ingest failed). The Lambda wiring (:mod:`logship.firehose.app`) calls them in
 that order.
 """
 
@@ -19,15 +19,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from logship import _base64, limits
-from logship.decode import LogBatch, LogEvent, decode_payload, encode_batch, parse_message
-from logship.entries import EntryOptions, build_entries
 from logship.errors import DecodeError
-from logship.event import FirehoseEvent, FirehoseRecord, RecordResult, Result
-from logship.output import build_output, encode_messages
-from logship.reingest import Reingester, ReingestItem, ReingestReport, reingest
-from logship.response import ResponseBudget
+from logship.firehose.budget import ResponseBudget
+from logship.firehose.entries import EntryOptions, build_entries
+from logship.firehose.event import FirehoseEvent, FirehoseRecord, RecordResult, Result
+from logship.firehose.reingest import Reingester, ReingestItem, ReingestReport, reingest
+from logship.firehose.s3_output import build_output, encode_messages
+from logship.firehose.subscription import LogBatch, LogEvent, decode_payload, encode_batch, parse_message
+from logship.firehose.tags import StreamTags, derive_tags
 from logship.settings import Settings
-from logship.tags import StreamTags, derive_tags
 
 logger = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ def datadog_entries(plan: Plan, options: EntryOptions) -> Iterator[bytes]:
 
 def entry_options(settings: Settings) -> EntryOptions:
     """Entry options from settings."""
-    from logship.redact import MessageFilter
+    from logship.firehose.redact import MessageFilter
 
     return EntryOptions(
         source=settings.dd_source,

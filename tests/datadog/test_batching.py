@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.batching import Batcher, batch_entries, payload
+from logship.datadog.batching import Batcher, batch_entries, payload
 
 
 @given(

@@ -13,9 +13,9 @@ from pathlib import Path
 import orjson
 from conftest import FakeContext, command_env, data_record, firehose_event, load_fixture
 
-from logship.decode import decode_record
+from logship.firehose.subscription import decode_record
 from logship.settings import Settings
-from logship.synth import generate_event
+from logship.testing.synth import generate_event
 
 ROOT = Path(__file__).resolve().parents[2]
 

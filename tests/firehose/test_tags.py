@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.tags import StreamTags, clean_tag_value, derive_tags
+from logship.firehose.tags import StreamTags, clean_tag_value, derive_tags
 
 
 def test_the_convention_gives_all_four_tags():

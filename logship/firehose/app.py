@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from logship.datadog import DatadogSender, DeliveryReport
+from logship.datadog.logs import DatadogSender, DeliveryReport
 from logship.deadletter import DeadLetter
 from logship.errors import AuthError, DeadLetterError, DeliveryError
-from logship.event import FirehoseEvent
-from logship.pipeline import apply_reingest, datadog_entries, entry_options, transform
-from logship.reingest import FirehoseReingester, KinesisReingester, Reingester
+from logship.firehose.event import FirehoseEvent
+from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester
+from logship.firehose.transform import apply_reingest, datadog_entries, entry_options, transform
 from logship.secrets import ApiKeyProvider, boto3_client_factory
 from logship.settings import Settings
 

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.decode import LogBatch
-from logship.entries import TRUNCATION_MARKER, EntryOptions, _enrich, build_entries, level_of
-from logship.output import encode_messages
-from logship.redact import MessageFilter
+from logship.firehose.entries import TRUNCATION_MARKER, EntryOptions, _enrich, build_entries, level_of
+from logship.firehose.redact import MessageFilter
+from logship.firehose.s3_output import encode_messages
+from logship.firehose.subscription import LogBatch
+from logship.firehose.tags import StreamTags
 from logship.settings import Settings
-from logship.tags import StreamTags
 
 TAGS = StreamTags("cron", "billing", "app", "task1")
 

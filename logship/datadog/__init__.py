@@ -1,0 +1,1 @@
+"""The Datadog client: sites and URLs, answer classification, the logs intake sender."""

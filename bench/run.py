@@ -122,7 +122,8 @@ def make_logship(url: str) -> Any:
     from logship.firehose.app import Logship
     from logship.settings import Settings
 
-    settings = Settings(dd_url=url, dd_api_key="k", only_json=False, response_limit_bytes=6_000_000)
+    env = {"DD_URL": url, "DD_API_KEY": "k", "ONLY_JSON": "false", "LOGSHIP_RESPONSE_LIMIT_BYTES": "6000000"}
+    settings = Settings.from_env(env)
     return Logship(settings, reingester_factory=lambda _event: NullReingester())
 
 
@@ -203,8 +204,9 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
             for name, fn in contenders.items():
                 samples[name].append(median_time(fn, 1)[0])
         row["steal_share"] = steal_share(steal_before, cpu_ticks())
-        counts = app.last_summary
-        response = json.dumps(app.handle(event, None))
+        invocation = app.process(event, None)
+        counts = invocation.summary
+        response = json.dumps(invocation.response)
         floor_response = json.dumps(json.loads(floor(event)[0]))
         for name in contenders:
             seconds = statistics.median(samples[name])
@@ -215,9 +217,9 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
         row["seed_over_logship"] = row["seed_s"] / row["logship_s"]
         row["response_bytes"] = len(response)
         row["floor_response_bytes"] = len(floor_response)
-        row["datadog_requests"] = counts["dd_requests"]
-        row["datadog_entries"] = counts["dd_accepted"]
-        row["reingested_records"] = counts["reingested_records"]
+        row["datadog_requests"] = counts.dd_requests
+        row["datadog_entries"] = counts.dd_accepted
+        row["reingested_records"] = counts.reingested_records
         rows.append(row)
         print(
             f"  {label}: {row['events']} events, floor {row['floor_s']:.3f}s, seed {row['seed_s']:.3f}s, "
@@ -298,13 +300,12 @@ def latency(target: int, reps: int, url: str, *, validate: bool = False) -> dict
     with IntakeProcess(delay=INTAKE_DELAY_S, validate=validate) as slow:
         fast_app, slow_app = make_logship(url), make_logship(slow.url)
         run_logship(fast_app, event)
-        run_logship(slow_app, event)
+        requests = slow_app.process(event, None).summary.dd_requests
         samples: dict[str, list[float]] = {"zero": [], "delayed": []}
         for _ in range(reps):
             samples["zero"].append(median_time(lambda: run_logship(fast_app, event), 1)[0])
             samples["delayed"].append(median_time(lambda: run_logship(slow_app, event), 1)[0])
-        requests = slow_app.last_summary["dd_requests"]
-        concurrency = slow_app.settings.dd_concurrency
+        concurrency = slow_app.settings.logs.concurrency
         fast_app.sender.close()
         slow_app.sender.close()
     zero, delayed = statistics.median(samples["zero"]), statistics.median(samples["delayed"])

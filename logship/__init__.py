@@ -1,15 +1,25 @@
 """logship: ship CloudWatch Logs from a Firehose transformation Lambda to Datadog and S3.
 
-The flow is decode -> tag -> route: :func:`decode_record` reads a Firehose
-record, :func:`derive_tags` reads tags from log group and stream names,
-:func:`build_entries` makes Datadog entries, :func:`build_output` makes what S3
-keeps, and :class:`Logship` wires them, with re-ingest and delivery, for the
-Lambda (``handlers.firehose.handler``). Importing logship does no I/O.
+The public API, for the Lambda and for other pipelines:
+
+- :class:`Logship` handles a Firehose event (``handle``: the response;
+  ``process``: the response and an :class:`InvocationSummary`), built from
+  :class:`Settings` (``Settings.from_env()``).
+- The steps, each pure: :func:`decode_record` reads a record's CloudWatch Logs
+  subscription message into a :class:`LogBatch`; :func:`derive_tags` reads
+  tags from its log group and stream; :func:`build_entries` makes Datadog
+  entries; :func:`build_output` what S3 keeps; :func:`transform` decides every
+  record's :class:`RecordOutcome` in one pass.
+- Sending: :class:`DatadogSender` posts entries to the logs intake;
+  :func:`replay` sends a dead letter again.
+- Errors: :class:`LogshipError` and its subclasses.
+
+Importing logship does no I/O. The development kit (intake emulator, local AWS,
+synthetic events) is :mod:`logship.testing`, which the Lambda never imports.
 """
 
-from logship.datadog.batching import batch_entries
-from logship.datadog.logs import DatadogSender, DeliveryReport, HttpTransport
-from logship.deadletter import DeadLetter, replay
+from logship.datadog.logs import DatadogSender, DeliveryReport, LogsIntakeOptions
+from logship.deadletter import replay
 from logship.errors import (
     AuthError,
     ConfigError,
@@ -17,53 +27,42 @@ from logship.errors import (
     DecodeError,
     DeliveryError,
     LogshipError,
+    TransportError,
 )
-from logship.firehose.app import Logship
-from logship.firehose.entries import EntryOptions, build_entries, level_of
-from logship.firehose.event import FirehoseEvent, FirehoseRecord, RecordResult
-from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestItem
-from logship.firehose.s3_output import build_output
-from logship.firehose.subscription import LogBatch, LogEvent, decode_record, encode_batch
+from logship.firehose.app import Invocation, InvocationSummary, Logship
+from logship.firehose.entries import EntryOptions, build_entries
+from logship.firehose.s3_output import OutputOptions, build_output
+from logship.firehose.subscription import LogBatch, LogEvent, decode_record
 from logship.firehose.tags import StreamTags, derive_tags
-from logship.firehose.transform import Plan, apply_reingest, datadog_entries, transform
-from logship.secrets import ApiKeyProvider
+from logship.firehose.transform import RecordOutcome, TransformOptions, transform
 from logship.settings import Settings
 
 __all__ = [
-    "ApiKeyProvider",
     "AuthError",
     "ConfigError",
     "DatadogSender",
-    "DeadLetter",
     "DeadLetterError",
     "DecodeError",
     "DeliveryError",
     "DeliveryReport",
     "EntryOptions",
-    "FirehoseEvent",
-    "FirehoseRecord",
-    "FirehoseReingester",
-    "HttpTransport",
-    "KinesisReingester",
+    "Invocation",
+    "InvocationSummary",
     "LogBatch",
     "LogEvent",
+    "LogsIntakeOptions",
     "Logship",
     "LogshipError",
-    "Plan",
-    "RecordResult",
-    "ReingestItem",
-    "Reingester",
+    "OutputOptions",
+    "RecordOutcome",
     "Settings",
     "StreamTags",
-    "apply_reingest",
-    "batch_entries",
+    "TransformOptions",
+    "TransportError",
     "build_entries",
     "build_output",
-    "datadog_entries",
     "decode_record",
     "derive_tags",
-    "encode_batch",
-    "level_of",
     "replay",
     "transform",
 ]

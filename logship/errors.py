@@ -25,3 +25,12 @@ class AuthError(DeliveryError):
 
 class DeadLetterError(LogshipError):
     """A dead letter could not be written or read."""
+
+
+class TransportError(LogshipError):
+    """A request got no answer: refused, reset, timed out, name not resolved. The message names the host."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{host}: {reason}")
+        self.host = host
+        self.reason = reason

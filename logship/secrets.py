@@ -1,21 +1,28 @@
-"""The Datadog API key: from the environment, an SSM SecureString or a Secrets Manager secret.
+"""Secrets (the Datadog API key, a Slack webhook URL): the environment, SSM or Secrets Manager.
 
-Fetched at first use, cached across warm invocations, refetched once after a
-403 (keys get rotated). The key is never logged and never put in an exception
-message; errors name where the key comes from instead.
+A :class:`SecretSource` says where a secret lives, following one naming rule:
+``NAME`` holds the value itself, ``NAME_SSM_NAME`` an SSM SecureString
+parameter, ``NAME_SECRET_ARN`` a Secrets Manager secret (plain text or JSON).
+A :class:`SecretProvider` fetches it at first use, caches it across warm
+invocations and refetches it once when the receiver refuses it (secrets get
+rotated). A secret is never logged and never put in an exception message;
+errors name where it comes from instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from logship.errors import AuthError, ConfigError
-from logship.settings import Settings
 
 ClientFactory = Callable[[str], Any]
+
+#: JSON fields a Secrets Manager secret may hold the Datadog API key in.
+DD_API_KEY_FIELDS = ("DD_API_KEY", "dd_api_key", "api_key", "apiKey")
 
 
 def boto3_client_factory(region: str | None = None) -> ClientFactory:
@@ -29,68 +36,107 @@ def boto3_client_factory(region: str | None = None) -> ClientFactory:
     return make
 
 
-class ApiKeyProvider:
-    """Holds the Datadog API key, fetching it lazily from where the settings say."""
+@dataclasses.dataclass(frozen=True)
+class SecretSource:
+    """Where one secret lives; ``env_name`` is the variable naming it (``DD_API_KEY``), for messages.
 
-    def __init__(self, settings: Settings, client_factory: ClientFactory | None = None) -> None:
-        self.settings = settings
-        self.source = settings.api_key_source
+    At most one of ``value``, ``ssm_name`` and ``secret_arn`` is used, in that
+    order. ``json_fields`` are the fields a JSON secret may hold it in.
+    """
+
+    env_name: str = "DD_API_KEY"
+    value: str | None = dataclasses.field(default=None, repr=False)
+    ssm_name: str | None = None
+    secret_arn: str | None = None
+    json_fields: tuple[str, ...] = DD_API_KEY_FIELDS
+
+    @property
+    def configured(self) -> bool:
+        """Whether any source is set."""
+        return bool(self.value or self.ssm_name or self.secret_arn)
+
+    def describe(self) -> str:
+        """Where the secret comes from, for messages (never the secret)."""
+        if self.value:
+            return f"environment variable {self.env_name}"
+        if self.ssm_name:
+            return f"SSM parameter {self.ssm_name}"
+        if self.secret_arn:
+            return f"Secrets Manager secret {self.secret_arn}"
+        name = self.env_name
+        return f"nowhere (no {name}, {name}_SSM_NAME or {name}_SECRET_ARN set)"
+
+
+class SecretProvider:
+    """Holds one secret, fetched lazily from its :class:`SecretSource`; thread-safe."""
+
+    def __init__(self, source: SecretSource, client_factory: ClientFactory | None = None) -> None:
+        self.secret_source = source
+        #: Where the secret comes from, for messages.
+        self.source = source.describe()
         self._client_factory = client_factory or boto3_client_factory()
-        self._key: str | None = None
+        self._value: str | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"ApiKeyProvider(source={self.source!r})"
+        return f"{type(self).__name__}(source={self.source!r})"
 
     def get(self) -> str:
-        """The key, fetched on first call and cached."""
+        """The secret, fetched on first call and cached.
+
+        Raises :class:`~logship.errors.ConfigError` when no source is set and
+        :class:`~logship.errors.AuthError` when the source cannot be read.
+        """
         with self._lock:
-            if self._key is None:
-                self._key = self._fetch()
-            return self._key
+            if self._value is None:
+                self._value = self._fetch()
+            return self._value
 
     def refresh(self, stale: str) -> str:
-        """Fetch the key again unless another thread already replaced ``stale``."""
+        """Fetch the secret again unless another thread already replaced ``stale``."""
         with self._lock:
-            if self._key == stale or self._key is None:
-                self._key = self._fetch()
-            return self._key
+            if self._value == stale or self._value is None:
+                self._value = self._fetch()
+            return self._value
 
     @property
     def refreshable(self) -> bool:
-        """Whether refetching can give a different key (not for a key set in the environment)."""
-        return not self.settings.dd_api_key
+        """Whether refetching can give another value (not for one set in the environment)."""
+        return not self.secret_source.value
 
     def _fetch(self) -> str:
-        settings = self.settings
-        if settings.dd_api_key:
-            return settings.dd_api_key
+        source = self.secret_source
+        if source.value:
+            return source.value
         try:
-            if settings.dd_api_key_ssm_name:
+            if source.ssm_name:
                 client = self._client_factory("ssm")
-                response = client.get_parameter(Name=settings.dd_api_key_ssm_name, WithDecryption=True)
-                key = str(response["Parameter"]["Value"])
-            elif settings.dd_api_key_secret_arn:
+                response = client.get_parameter(Name=source.ssm_name, WithDecryption=True)
+                value = str(response["Parameter"]["Value"])
+            elif source.secret_arn:
                 client = self._client_factory("secretsmanager")
-                response = client.get_secret_value(SecretId=settings.dd_api_key_secret_arn)
-                key = _key_from_secret(str(response.get("SecretString", "")))
+                response = client.get_secret_value(SecretId=source.secret_arn)
+                value = _from_secret(str(response.get("SecretString", "")), source.json_fields, source.env_name)
             else:
-                raise ConfigError(f"no Datadog API key configured: the key comes from {self.source}")
+                raise ConfigError(f"no {source.env_name} configured: it comes from {self.source}")
         except (ConfigError, AuthError):
             raise
         except Exception as err:
-            # The error text of a failed fetch never holds the key (we do not have it).
-            raise AuthError(
-                f"could not read the Datadog API key from {self.source}: {type(err).__name__}: {err}"
-            ) from err
-        key = key.strip()
-        if not key:
-            raise AuthError(f"the Datadog API key from {self.source} is empty")
-        return key
+            # The text of a failed fetch never holds the secret (we do not have it).
+            problem = f"{type(err).__name__}: {err}"
+            raise AuthError(f"could not read {source.env_name} from {self.source}: {problem}") from err
+        value = value.strip()
+        if not value:
+            raise AuthError(f"{source.env_name} from {self.source} is empty")
+        return value
 
 
-def _key_from_secret(secret: str) -> str:
-    """A secret holds the key as plain text or as JSON ``{"DD_API_KEY": "..."}``."""
+class ApiKeyProvider(SecretProvider):
+    """The Datadog API key (``DD_API_KEY``, ``DD_API_KEY_SSM_NAME`` or ``DD_API_KEY_SECRET_ARN``)."""
+
+
+def _from_secret(secret: str, fields: tuple[str, ...], env_name: str) -> str:
+    """A secret holds the value as plain text or as JSON ``{"<field>": "..."}``."""
     text = secret.strip()
     if text.startswith("{"):
         try:
@@ -98,8 +144,8 @@ def _key_from_secret(secret: str) -> str:
         except ValueError:
             return text
         if isinstance(doc, dict):
-            for name in ("DD_API_KEY", "dd_api_key", "api_key", "apiKey"):
+            for name in fields:
                 if isinstance(doc.get(name), str):
                     return str(doc[name])
-            raise AuthError("the secret is JSON but has no DD_API_KEY field")
+            raise AuthError(f"the secret is JSON but has no {fields[0]} field (for {env_name})")
     return text

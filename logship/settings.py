@@ -4,6 +4,7 @@ The names below are the only place an environment variable is spelled. The
 original design's names (``DD_TAGS``, ``ONLY_JSON``, ``DD_SOURCE``, ...) are kept;
 logship's own options start with ``LOGSHIP_``. Nothing here writes to
 ``os.environ``: :func:`Settings.from_env` reads a mapping and returns a value.
+Each step defines its own options type; this module composes them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,19 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping
-from typing import Literal
 
 from logship import limits
+from logship.datadog.logs import LogsIntakeOptions
+from logship.datadog.sites import DEFAULT_SITE, logs_intake_url
 from logship.errors import ConfigError
+from logship.firehose.entries import EntryOptions
+from logship.firehose.redact import BUILTIN_RULES, MessageFilter, RedactRule
+from logship.firehose.reingest import REINGEST_RETRY
+from logship.firehose.s3_output import OutputOptions
+from logship.firehose.tags import DEFAULT_LOG_GROUP_PATTERN, DEFAULT_LOG_STREAM_PATTERN, TAG_FIELDS, TagOptions
+from logship.firehose.transform import TransformOptions
+from logship.retry import RetryPolicy
+from logship.secrets import SecretSource
 
 # --- Datadog ----------------------------------------------------------------
 DD_API_KEY = "DD_API_KEY"
@@ -80,79 +90,39 @@ ALL_ENV_NAMES: tuple[str, ...] = (
     LOGSHIP_LOG_LEVEL,
 )
 
-#: The original design's convention: group ``/<system>/<service>``.
-DEFAULT_LOG_GROUP_PATTERN = r"^/(?P<system>[^/]+)/(?P<service>[^/]+)$"
-#: ... and stream ``/<system>/<service>/<container>/<task-id>``.
-DEFAULT_LOG_STREAM_PATTERN = r"^/(?P<system>[^/]+)/(?P<service>[^/]+)/(?P<application>[^/]+)/(?P<task>[^/]+)$"
-TAG_FIELDS = frozenset({"system", "service", "application", "task"})
-
-OutputFormat = Literal["lines", "jsonl"]
-OutputCompression = Literal["gzip", "none"]
-BUILTIN_REDACTIONS = frozenset({"email", "ipv4"})
-
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-
-
-@dataclasses.dataclass(frozen=True)
-class RedactRule:
-    """One user redaction: every match of ``pattern`` becomes ``replacement``."""
-
-    pattern: re.Pattern[str]
-    replacement: str
+LOG_LEVELS = ("INFO", "DEBUG", "WARNING", "ERROR")
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Everything logship is configured with; build it with :meth:`from_env`.
+    """Everything logship is configured with: a frozen tree of each step's own options.
 
-    Every field has a default, so ``Settings()`` is a working configuration for
-    tests and for other pipelines that use logship as a library.
+    Build it with :meth:`from_env`. Every field has a default, so ``Settings()``
+    is a working configuration for tests and for other pipelines that use
+    logship as a library; each step reads only its own part (``transform``,
+    ``logs``, ...), never this module.
     """
 
-    dd_api_key: str | None = dataclasses.field(default=None, repr=False)
-    dd_api_key_ssm_name: str | None = None
-    dd_api_key_secret_arn: str | None = None
-    dd_site: str = "datadoghq.com"
-    dd_url: str | None = None
-    dd_source: str = "firehose"
-    dd_tags: tuple[str, ...] = ()
-    only_json: bool = True
-    log_group_pattern: re.Pattern[str] = re.compile(DEFAULT_LOG_GROUP_PATTERN)
-    log_stream_pattern: re.Pattern[str] = re.compile(DEFAULT_LOG_STREAM_PATTERN)
-    output_format: OutputFormat = "lines"
-    output_compression: OutputCompression = "gzip"
-    gzip_level: int = 1
-    response_limit_bytes: int = limits.DEFAULT_RESPONSE_LIMIT_BYTES
-    partition_keys: bool = False
-    max_decompressed_bytes: int = limits.DEFAULT_MAX_DECOMPRESSED_BYTES
-    reingest_max_attempts: int = 5
+    #: Where the Datadog API key comes from.
+    api_key: SecretSource = SecretSource()
+    #: The Datadog site (``DD_SITE``), for the API and the key check.
+    site: str = DEFAULT_SITE
+    #: ``DD_TAGS``: tags added to everything sent to Datadog.
+    tags: tuple[str, ...] = ()
+    #: The logs intake: URL (``DD_URL`` or the site's), concurrency, timeouts, retries.
+    logs: LogsIntakeOptions = LogsIntakeOptions()
+    #: Decode, tags, entries, S3 output and the response budget.
+    transform: TransformOptions = TransformOptions()
+    #: Retries of re-ingest calls (``LOGSHIP_REINGEST_MAX_ATTEMPTS``).
+    reingest_retry: RetryPolicy = REINGEST_RETRY
+    #: ``s3://bucket/prefix`` for what Datadog did not accept; None fails the invocation instead.
     dead_letter_uri: str | None = None
-    dd_concurrency: int = 4
-    dd_timeout_seconds: float = 10.0
+    #: Time kept for the response before the Lambda's deadline.
     time_margin_ms: int = 5_000
-    redact: frozenset[str] = frozenset()
-    redact_rules: tuple[RedactRule, ...] = ()
-    include_at_match: re.Pattern[str] | None = None
-    exclude_at_match: re.Pattern[str] | None = None
+    #: Level of logship's own log.
     log_level: str = "INFO"
-
-    @property
-    def api_key_source(self) -> str:
-        """Where the Datadog API key comes from, for error messages (never the key)."""
-        if self.dd_api_key:
-            return f"environment variable {DD_API_KEY}"
-        if self.dd_api_key_ssm_name:
-            return f"SSM parameter {self.dd_api_key_ssm_name}"
-        if self.dd_api_key_secret_arn:
-            return f"Secrets Manager secret {self.dd_api_key_secret_arn}"
-        return "nowhere (no DD_API_KEY, DD_API_KEY_SSM_NAME or DD_API_KEY_SECRET_ARN set)"
-
-    @property
-    def intake_url(self) -> str:
-        """The full URL logs are POSTed to."""
-        base = self.dd_url or f"https://http-intake.logs.{self.dd_site}"
-        return base.rstrip("/") + "/api/v2/logs"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -162,43 +132,69 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         parser = _Parser(env)
+        site = parser.text(DD_SITE) or DEFAULT_SITE
+        tags = parse_tags(env.get(DD_TAGS, ""))
+        gzip_level = parser.integer(LOGSHIP_GZIP_LEVEL, 1, low=1, high=9)
+        message_filter = MessageFilter.build(
+            builtin=parser.redactions(LOGSHIP_REDACT),
+            rules=parser.redact_rules(LOGSHIP_REDACT_RULES),
+            include=parser.regex(LOGSHIP_INCLUDE_AT_MATCH),
+            exclude=parser.regex(LOGSHIP_EXCLUDE_AT_MATCH),
+        )
         settings = cls(
-            dd_api_key=parser.text(DD_API_KEY),
-            dd_api_key_ssm_name=parser.text(DD_API_KEY_SSM_NAME),
-            dd_api_key_secret_arn=parser.text(DD_API_KEY_SECRET_ARN),
-            dd_site=parser.text(DD_SITE) or "datadoghq.com",
-            dd_url=parser.text(DD_URL),
-            dd_source=parser.text(DD_SOURCE) or "firehose",
-            dd_tags=parse_tags(env.get(DD_TAGS, "")),
-            only_json=parser.flag(ONLY_JSON, default=True),
-            log_group_pattern=parser.tag_pattern(LOGSHIP_LOG_GROUP_PATTERN, DEFAULT_LOG_GROUP_PATTERN),
-            log_stream_pattern=parser.tag_pattern(LOGSHIP_LOG_STREAM_PATTERN, DEFAULT_LOG_STREAM_PATTERN),
-            output_format=parser.choice(LOGSHIP_OUTPUT_FORMAT, ("lines", "jsonl")),  # type: ignore[arg-type]
-            output_compression=parser.choice(LOGSHIP_OUTPUT_COMPRESSION, ("gzip", "none")),  # type: ignore[arg-type]
-            gzip_level=parser.integer(LOGSHIP_GZIP_LEVEL, 1, low=1, high=9),
-            response_limit_bytes=parser.integer(
-                LOGSHIP_RESPONSE_LIMIT_BYTES,
-                limits.DEFAULT_RESPONSE_LIMIT_BYTES,
-                low=1_000,
-                high=limits.LAMBDA_RESPONSE_HARD_LIMIT_BYTES,
+            api_key=SecretSource(
+                env_name=DD_API_KEY,
+                value=parser.text(DD_API_KEY),
+                ssm_name=parser.text(DD_API_KEY_SSM_NAME),
+                secret_arn=parser.text(DD_API_KEY_SECRET_ARN),
             ),
-            partition_keys=parser.flag(LOGSHIP_PARTITION_KEYS, default=False),
-            max_decompressed_bytes=parser.integer(
-                LOGSHIP_MAX_DECOMPRESSED_BYTES,
-                limits.DEFAULT_MAX_DECOMPRESSED_BYTES,
-                low=1_024,
-                high=1 << 31,
+            site=site,
+            tags=tags,
+            logs=LogsIntakeOptions(
+                url=logs_intake_url(site, parser.text(DD_URL)),
+                concurrency=parser.integer(LOGSHIP_DD_CONCURRENCY, 4, low=1, high=32),
+                timeout_seconds=parser.integer(LOGSHIP_DD_TIMEOUT_SECONDS, 10, low=1, high=300),
+                gzip_level=gzip_level,
             ),
-            reingest_max_attempts=parser.integer(LOGSHIP_REINGEST_MAX_ATTEMPTS, 5, low=1, high=20),
+            transform=TransformOptions(
+                tags=TagOptions(
+                    group_pattern=parser.tag_pattern(LOGSHIP_LOG_GROUP_PATTERN, DEFAULT_LOG_GROUP_PATTERN),
+                    stream_pattern=parser.tag_pattern(LOGSHIP_LOG_STREAM_PATTERN, DEFAULT_LOG_STREAM_PATTERN),
+                ),
+                entries=EntryOptions(
+                    source=parser.text(DD_SOURCE) or "firehose",
+                    extra_tags=tags,
+                    only_json=parser.flag(ONLY_JSON, default=True),
+                    message_filter=message_filter,
+                ),
+                output=OutputOptions(
+                    format=parser.choice(LOGSHIP_OUTPUT_FORMAT, ("lines", "jsonl")),  # type: ignore[arg-type]
+                    compression=parser.choice(LOGSHIP_OUTPUT_COMPRESSION, ("gzip", "none")),  # type: ignore[arg-type]
+                    gzip_level=gzip_level,
+                ),
+                response_limit_bytes=parser.integer(
+                    LOGSHIP_RESPONSE_LIMIT_BYTES,
+                    limits.DEFAULT_RESPONSE_LIMIT_BYTES,
+                    low=1_000,
+                    high=limits.LAMBDA_RESPONSE_HARD_LIMIT_BYTES,
+                ),
+                partition_keys=parser.flag(LOGSHIP_PARTITION_KEYS, default=False),
+                max_decompressed_bytes=parser.integer(
+                    LOGSHIP_MAX_DECOMPRESSED_BYTES,
+                    limits.DEFAULT_MAX_DECOMPRESSED_BYTES,
+                    low=1_024,
+                    high=1 << 31,
+                ),
+            ),
+            reingest_retry=dataclasses.replace(
+                REINGEST_RETRY,
+                max_attempts=parser.integer(
+                    LOGSHIP_REINGEST_MAX_ATTEMPTS, REINGEST_RETRY.max_attempts, low=1, high=20
+                ),
+            ),
             dead_letter_uri=parser.s3_uri(LOGSHIP_DEAD_LETTER_URI),
-            dd_concurrency=parser.integer(LOGSHIP_DD_CONCURRENCY, 4, low=1, high=32),
-            dd_timeout_seconds=parser.integer(LOGSHIP_DD_TIMEOUT_SECONDS, 10, low=1, high=300),
             time_margin_ms=parser.integer(LOGSHIP_TIME_MARGIN_MS, 5_000, low=0, high=600_000),
-            redact=parser.redactions(LOGSHIP_REDACT),
-            redact_rules=parser.redact_rules(LOGSHIP_REDACT_RULES),
-            include_at_match=parser.regex(LOGSHIP_INCLUDE_AT_MATCH),
-            exclude_at_match=parser.regex(LOGSHIP_EXCLUDE_AT_MATCH),
-            log_level=parser.choice(LOGSHIP_LOG_LEVEL, ("INFO", "DEBUG", "WARNING", "ERROR"), upper=True),
+            log_level=parser.choice(LOGSHIP_LOG_LEVEL, LOG_LEVELS, upper=True),
         )
         if parser.problems:
             raise ConfigError("invalid settings: " + "; ".join(parser.problems))
@@ -284,10 +280,10 @@ class _Parser:
 
     def redactions(self, name: str) -> frozenset[str]:
         names = frozenset(part.lower() for part in parse_tags(self.env.get(name, "")))
-        unknown = names - BUILTIN_REDACTIONS
+        unknown = names - BUILTIN_RULES.keys()
         if unknown:
-            self.problems.append(f"{name} knows {sorted(BUILTIN_REDACTIONS)}, got unknown {sorted(unknown)}")
-        return names & BUILTIN_REDACTIONS
+            self.problems.append(f"{name} knows {sorted(BUILTIN_RULES)}, got unknown {sorted(unknown)}")
+        return names & BUILTIN_RULES.keys()
 
     def redact_rules(self, name: str) -> tuple[RedactRule, ...]:
         raw = self.env.get(name, "").strip()

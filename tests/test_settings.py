@@ -11,11 +11,12 @@ from logship.settings import ALL_ENV_NAMES, Settings
 def test_defaults_follow_the_original_design():
     """With nothing set: ddsource firehose, JSON only, gzip lines, 6,000,000-byte response."""
     settings = Settings.from_env({})
-    assert settings.dd_source == "firehose"
-    assert settings.only_json is True
-    assert (settings.output_format, settings.output_compression) == ("lines", "gzip")
-    assert settings.response_limit_bytes == 6_000_000
-    assert settings.intake_url == "https://http-intake.logs.datadoghq.com/api/v2/logs"
+    assert settings.transform.entries.source == "firehose"
+    assert settings.transform.entries.only_json is True
+    assert (settings.transform.output.format, settings.transform.output.compression) == ("lines", "gzip")
+    assert settings.transform.response_limit_bytes == 6_000_000
+    assert settings.logs.url == "https://http-intake.logs.datadoghq.com/api/v2/logs"
+    assert settings == Settings()
 
 
 def test_env_values_are_parsed():
@@ -31,18 +32,18 @@ def test_env_values_are_parsed():
             "LOGSHIP_DEAD_LETTER_URI": "s3://my-bucket/dead",
         }
     )
-    assert settings.dd_tags == ("env:prod", "team:sre")
-    assert settings.only_json is False
-    assert settings.intake_url == "https://http-intake.logs.datadoghq.eu/api/v2/logs"
-    assert settings.response_limit_bytes == 2000
-    assert settings.output_format == "jsonl"
-    assert settings.partition_keys is True
+    assert settings.tags == settings.transform.entries.extra_tags == ("env:prod", "team:sre")
+    assert settings.transform.entries.only_json is False
+    assert settings.logs.url == "https://http-intake.logs.datadoghq.eu/api/v2/logs"
+    assert settings.transform.response_limit_bytes == 2000
+    assert settings.transform.output.format == "jsonl"
+    assert settings.transform.partition_keys is True
     assert settings.dead_letter_uri == "s3://my-bucket/dead"
 
 
 def test_dd_url_overrides_the_site():
     """DD_URL is a full base URL; logs go to $DD_URL/api/v2/logs."""
-    assert Settings.from_env({"DD_URL": "http://127.0.0.1:8080/"}).intake_url == "http://127.0.0.1:8080/api/v2/logs"
+    assert Settings.from_env({"DD_URL": "http://127.0.0.1:8080/"}).logs.url == "http://127.0.0.1:8080/api/v2/logs"
 
 
 def test_every_problem_is_reported_at_once():
@@ -74,7 +75,7 @@ def test_the_api_key_is_not_in_the_repr():
     """The key never shows in repr (and so never in a log of the settings)."""
     settings = Settings.from_env({"DD_API_KEY": "secret-key-123"})
     assert "secret-key-123" not in repr(settings)
-    assert settings.api_key_source == "environment variable DD_API_KEY"
+    assert settings.api_key.describe() == "environment variable DD_API_KEY"
 
 
 def test_all_env_names_are_unique_and_complete():

@@ -21,12 +21,12 @@ def run(args: argparse.Namespace) -> int:
     from logship.settings import Settings
 
     settings = Settings.from_env()
-    keys = ApiKeyProvider(settings)
+    keys = ApiKeyProvider(settings.api_key)
     configuration = Configuration()  # type: ignore[no-untyped-call]
-    configuration.server_variables["site"] = settings.dd_site
+    configuration.server_variables["site"] = settings.site
     configuration.api_key["apiKeyAuth"] = keys.get()
     with ApiClient(configuration) as client:
         valid = AuthenticationApi(client).validate().valid  # type: ignore[no-untyped-call]
-    print(f"API key from {keys.source} is {'valid' if valid else 'NOT valid'} for site {settings.dd_site}")
-    print(f"logs go to {settings.intake_url}")
+    print(f"API key from {keys.source} is {'valid' if valid else 'NOT valid'} for site {settings.site}")
+    print(f"logs go to {settings.logs.url}")
     return 0 if valid else 1

@@ -1,149 +1,34 @@
-"""Datadog delivery: HTTP intake v2 requests, concurrent, with a retry policy per status.
+"""The logs intake sender: requests out on a few threads, each answer handled as classified.
 
-This is the only module that talks to Datadog. Request bodies are built from
-already-serialized entries (no model object per log), gzip-compressed, and
-sent over pooled keep-alive connections by a few threads. Each status is
-classified: 2xx accepted; 408/429/5xx and transport errors retried with
-backoff (honouring ``Retry-After`` / ``X-Ratelimit-Reset``) until the
-deadline; 413 splits the batch; 400 splits until the rejected entry is
-isolated; 401/403 refetch the key once, then stop everything with an
-:class:`~logship.errors.AuthError` that names the key's source.
+Requests are built by :mod:`logship.datadog.requests`, sent by a
+:class:`~logship.transport.Transport`, and each answer is handled as
+:func:`~logship.datadog.answers.classify` says: accepted; retried with the
+shared :class:`~logship.retry.RetryPolicy` (honouring ``Retry-After``) until
+the deadline; split in halves until the rejected entry is alone (400, 413);
+or, for a refused key (401, 403), the key refetched once, then everything
+stopped with an error that names where the key comes from.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import logging
-import random
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
-from urllib.parse import urlsplit
 
-from logship import _gzip, limits
-from logship.datadog.batching import Batcher, payload
-from logship.errors import AuthError
-from logship.firehose.reingest import backoff_delay
+from logship import limits
+from logship.datadog import requests
+from logship.datadog.answers import Answer, classify, retry_after_seconds
+from logship.datadog.sites import logs_intake_url
+from logship.errors import AuthError, TransportError
+from logship.packing import split_until
+from logship.retry import RetryPolicy
+from logship.transport import HttpTransport, Transport
 
 logger = logging.getLogger(__name__)
-
-RETRYABLE = frozenset({408, 425, 429})
-# Never hold a thread longer than this between two attempts.
-MAX_BACKOFF_SECONDS = 10.0
-MAX_ATTEMPTS = 10
-
-
-@dataclasses.dataclass(frozen=True)
-class HttpResponse:
-    """Status, headers (lower-cased names) and body of one HTTP response."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes = b""
-
-
-class Transport(Protocol):
-    """Sends one POST; raises ``OSError`` (or ``http.client.HTTPException``) on transport failure."""
-
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
-        """POST ``body`` to ``url``."""
-        ...
-
-    def close(self) -> None:
-        """Release connections."""
-        ...
-
-
-class _NoDelayHTTPConnection(http.client.HTTPConnection):
-    """HTTP with TCP_NODELAY.
-
-    http.client sends headers and body in separate writes; without TCP_NODELAY,
-    Nagle's algorithm holds the body until the server's delayed ACK (up to 40 ms
-    per request on Linux). urllib3 sets the same option for the same reason.
-    """
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _NoDelayHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS with TCP_NODELAY, for the reason given on :class:`_NoDelayHTTPConnection`."""
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class HttpTransport:
-    """Keep-alive HTTP(S) connections, one per thread and host, reused across invocations."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._all: list[http.client.HTTPConnection] = []
-        self._all_lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close every connection of every thread."""
-        with self._all_lock:
-            connections, self._all = self._all, []
-        for conn in connections:
-            conn.close()
-
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
-        """POST over this thread's connection; a stale kept-alive connection is redialled once."""
-        parts = urlsplit(url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        for reuse in (True, False):
-            conn, fresh = self._connection(parts.scheme, parts.netloc, timeout, reuse)
-            try:
-                conn.request("POST", path, body=body, headers=dict(headers))
-                response = conn.getresponse()
-                data = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self._drop(parts.netloc)
-                if fresh:
-                    raise
-                continue  # the server closed an idle connection: dial again once
-            except BaseException:
-                self._drop(parts.netloc)
-                raise
-            if response.will_close:
-                self._drop(parts.netloc)
-            return HttpResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
-        raise ConnectionError("unreachable")  # pragma: no cover - the loop returns or raises
-
-    def _connection(
-        self, scheme: str, netloc: str, timeout: float, reuse: bool
-    ) -> tuple[http.client.HTTPConnection, bool]:
-        pool: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
-        conn = pool.get(netloc) if reuse else None
-        if conn is not None:
-            conn.timeout = timeout
-            if conn.sock is not None:
-                conn.sock.settimeout(timeout)
-            return conn, False
-        if scheme == "https":
-            conn = _NoDelayHTTPSConnection(netloc, timeout=timeout)
-        else:
-            conn = _NoDelayHTTPConnection(netloc, timeout=timeout)
-        pool[netloc] = conn
-        with self._all_lock:
-            self._all.append(conn)
-        return conn, True
-
-    def _drop(self, netloc: str) -> None:
-        pool: dict[str, http.client.HTTPConnection] = self._local.__dict__.get("pool", {})
-        conn = pool.pop(netloc, None)
-        if conn is not None:
-            conn.close()
-            with self._all_lock:
-                if conn in self._all:
-                    self._all.remove(conn)
 
 
 class KeySource(Protocol):
@@ -165,6 +50,23 @@ class KeySource(Protocol):
         ...
 
 
+@dataclasses.dataclass(frozen=True)
+class LogsIntakeOptions:
+    """Where and how logs are sent: the intake URL, parallel requests, timeouts, batching, retries.
+
+    ``timeout_seconds`` bounds one request; the retry policy's attempts and
+    the caller's deadline bound them all.
+    """
+
+    url: str = logs_intake_url()
+    concurrency: int = 4
+    timeout_seconds: float = 10.0
+    gzip_level: int = 1
+    max_batch_bytes: int = limits.DATADOG_TARGET_REQUEST_BYTES
+    max_batch_entries: int = limits.DATADOG_MAX_ENTRIES_PER_REQUEST
+    retry: RetryPolicy = RetryPolicy()
+
+
 @dataclasses.dataclass
 class DeliveryReport:
     """The outcome of sending entries: every entry is accepted, rejected or undelivered."""
@@ -177,6 +79,8 @@ class DeliveryReport:
     splits: int = 0
     statuses: dict[int, int] = dataclasses.field(default_factory=dict)
     auth_error: str | None = None
+    #: The last failure seen (``HTTP 503``, ``<host>: connection refused``), for the dead letter's reason.
+    last_error: str | None = None
 
     def merge(self, other: DeliveryReport) -> None:
         """Add ``other``'s counts and entries to this report."""
@@ -189,6 +93,7 @@ class DeliveryReport:
         for status, count in other.statuses.items():
             self.statuses[status] = self.statuses.get(status, 0) + count
         self.auth_error = self.auth_error or other.auth_error
+        self.last_error = other.last_error or self.last_error
 
     @property
     def total(self) -> int:
@@ -197,37 +102,28 @@ class DeliveryReport:
 
 
 class DatadogSender:
-    """Sends serialized entries to the logs intake; :meth:`send` never raises for Datadog's faults."""
+    """Sends serialized entries to the logs intake; never raises for Datadog's faults.
+
+    It owns its worker threads (made at the first :meth:`open`) and its
+    transport; :meth:`close` releases both.
+    """
 
     def __init__(
         self,
-        url: str,
+        options: LogsIntakeOptions,
         keys: KeySource,
         *,
         transport: Transport | None = None,
-        concurrency: int = 4,
-        timeout: float = 10.0,
-        gzip_level: int = 1,
-        max_batch_bytes: int = limits.DATADOG_TARGET_REQUEST_BYTES,
-        max_batch_entries: int = limits.DATADOG_MAX_ENTRIES_PER_REQUEST,
-        max_attempts: int = MAX_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.url = url
+        self.options = options
         self.keys = keys
-        self.transport = transport or HttpTransport()
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.gzip_level = gzip_level
-        self.max_batch_bytes = max_batch_bytes
-        self.max_batch_entries = max_batch_entries
-        self.max_attempts = max_attempts
+        self.transport = transport or HttpTransport(maxsize=options.concurrency)
         self.sleep = sleep
         self.clock = clock
         self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
-        self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
 
     def close(self) -> None:
         """Stop the worker threads and close their connections."""
@@ -242,10 +138,13 @@ class DatadogSender:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def stopped(self) -> bool:
+        """True once a key problem stopped this run of sending: nothing more will be sent."""
+        return self._stop.is_set()
+
     def open(self, *, deadline: float = float("inf")) -> Delivery:
         """Start a delivery that runs until ``deadline`` (monotonic); add entries as they are built."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="logship-dd")
         self._stop.clear()
         return Delivery(self, deadline)
 
@@ -258,34 +157,38 @@ class DatadogSender:
         delivery.add(entries)
         return delivery.finish()
 
-    def _deliver(self, batch: list[bytes], deadline: float, body: bytes | None = None) -> DeliveryReport:
-        """Deliver one batch, splitting on 413 and 400; never raises."""
+    def submit(self, batch: list[bytes], deadline: float, body: bytes | None = None) -> Future[DeliveryReport]:
+        """Deliver one batch (``body``: its JSON array, when already joined) on a worker thread."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="logship-dd")
+        return self._pool.submit(self._deliver, batch, deadline, body)
+
+    def _deliver(self, batch: list[bytes], deadline: float, body: bytes | None) -> DeliveryReport:
+        """Deliver one batch, halving it on 400 and 413; never raises."""
         report = DeliveryReport()
-        stack = [batch]
-        while stack:
-            part = stack.pop()
+
+        def accept(part: Sequence[bytes]) -> bool:
             if self._stop.is_set():
                 report.undelivered.extend(part)
-                continue
+                return True
             try:
-                status = self._post(part, deadline, report, body if part is batch else None)
+                answer, status = self._post(part, deadline, report, body if part is batch else None)
             except Exception as err:  # noqa: BLE001 - a bug or key-fetch failure must not lose entries
                 logger.error("Datadog delivery failed: %s: %s", type(err).__name__, err)
                 if isinstance(err, AuthError):  # the key could not be read: name its source
                     report.auth_error = report.auth_error or str(err)
+                report.last_error = f"{type(err).__name__}: {err}"
                 self._stop.set()
                 report.undelivered.extend(part)
-                continue
-            if status is not None and 200 <= status < 300:
+                return True
+            if answer is Answer.ACCEPTED:
                 report.accepted += len(part)
-            elif status in (400, 413) and len(part) > 1:
+            elif answer is Answer.SPLIT and len(part) > 1:
                 report.splits += 1
-                middle = len(part) // 2
-                stack.append(part[middle:])
-                stack.append(part[:middle])
-            elif status in (400, 413):
+                return False
+            elif answer is Answer.SPLIT:
                 report.rejected.append((part[0], f"HTTP {status}"))
-            elif status in (401, 403):
+            elif answer is Answer.KEY:
                 report.auth_error = (
                     f"Datadog refused the API key (HTTP {status}); the key comes from {self.keys.source}"
                 )
@@ -293,63 +196,54 @@ class DatadogSender:
                 report.undelivered.extend(part)
             else:
                 # Out of time or attempts, or a status no retry can fix (404: wrong URL).
-                if status is not None:
+                if answer is Answer.FINAL:
                     logger.error("Datadog answered HTTP %s; %d entries not delivered", status, len(part))
                 report.undelivered.extend(part)
+            return True
+
+        split_until(batch, accept)
         return report
 
-    def _post(self, part: list[bytes], deadline: float, report: DeliveryReport, raw: bytes | None = None) -> int | None:
-        """POST one batch (``raw``: its JSON array, when already joined) with retries.
-
-        Returns the final status, or None when time or attempts ran out.
-        """
-        body = _gzip.compress(payload(part) if raw is None else raw, self.gzip_level)
+    def _post(
+        self, part: Sequence[bytes], deadline: float, report: DeliveryReport, raw: bytes | None = None
+    ) -> tuple[Answer, int | None]:
+        """POST one batch with retries; the last answer and its status (None: no answer came)."""
+        options = self.options
+        body = requests.compress(requests.payload(list(part)) if raw is None else raw, options.gzip_level)
+        attempts = options.retry.start(deadline, sleep=self.sleep, clock=self.clock)
         refreshed = False
-        attempt = 0
         while True:
-            remaining = deadline - self.clock()
+            remaining = attempts.remaining()
             if remaining <= 0 or self._stop.is_set():
-                return None
+                return Answer.RETRY, None
             key = self.keys.get()
-            headers = {
-                "DD-API-KEY": key,
-                "Content-Type": "application/json",
-                "Content-Encoding": "gzip",
-                "User-Agent": "logship",
-            }
             report.requests += 1
             retry_after: float | None = None
+            status: int | None = None
             try:
-                response = self.transport.post(self.url, body, headers, min(self.timeout, remaining))
-            except (OSError, http.client.HTTPException) as err:
-                status: int | None = None
-                logger.warning("Datadog transport error: %s: %s", type(err).__name__, err)
+                response = self.transport.post(
+                    options.url, body, requests.headers(key), min(options.timeout_seconds, remaining)
+                )
+            except TransportError as err:
+                report.last_error = str(err)
+                logger.warning("Datadog transport error: %s", err)
             else:
                 status = response.status
                 report.statuses[status] = report.statuses.get(status, 0) + 1
-                if 200 <= status < 300:
-                    return status
-                if status in (401, 403):
-                    if not refreshed and self.keys.refreshable:
-                        refreshed = True
-                        self.keys.refresh(key)
-                        continue
-                    return status
-                if status not in RETRYABLE and status < 500:
-                    return status
+                answer = classify(status)
+                if answer is Answer.KEY and not refreshed and self.keys.refreshable:
+                    refreshed = True
+                    self.keys.refresh(key)
+                    continue
+                if answer is not Answer.RETRY:
+                    if answer is not Answer.ACCEPTED:
+                        report.last_error = f"HTTP {status}"
+                    return answer, status
+                report.last_error = f"HTTP {status}"
                 retry_after = retry_after_seconds(response.headers)
-            attempt += 1
-            if attempt >= self.max_attempts:
-                return None
-            delay = (
-                retry_after
-                if retry_after is not None
-                else backoff_delay(attempt, base=0.2, cap=MAX_BACKOFF_SECONDS, rng=self._rng)
-            )
-            if self.clock() + delay >= deadline:
-                return None
+            if not attempts.wait(retry_after):
+                return Answer.RETRY, status
             report.retries += 1
-            self.sleep(delay)
 
 
 class Delivery:
@@ -362,7 +256,9 @@ class Delivery:
     def __init__(self, sender: DatadogSender, deadline: float) -> None:
         self._sender = sender
         self._deadline = deadline
-        self._batcher = Batcher(max_entries=sender.max_batch_entries, max_bytes=sender.max_batch_bytes)
+        self._batcher = requests.batcher(
+            max_entries=sender.options.max_batch_entries, max_bytes=sender.options.max_batch_bytes
+        )
         self._futures: list[Future[DeliveryReport]] = []
         self._report = DeliveryReport()
 
@@ -372,13 +268,12 @@ class Delivery:
             self._dispatch(batch)
 
     def _dispatch(self, batch: list[bytes]) -> None:
-        sender = self._sender
-        if sender._stop.is_set() or sender._pool is None:
+        if self._sender.stopped:
             self._report.undelivered.extend(batch)
             return
         # The body is joined here, while the entries are still in this core's cache,
         # rather than by a worker that would take the interpreter lock to do it.
-        self._futures.append(sender._pool.submit(sender._deliver, batch, self._deadline, payload(batch)))
+        self._futures.append(self._sender.submit(batch, self._deadline, requests.payload(batch)))
 
     def finish(self) -> DeliveryReport:
         """Send what is left, wait for every request, and account for every entry."""
@@ -389,16 +284,3 @@ class Delivery:
             self._report.merge(future.result())
         self._futures = []
         return self._report
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds) or ``X-Ratelimit-Reset``, capped; None if absent."""
-    for name in ("retry-after", "x-ratelimit-reset"):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return min(max(float(value), 0.0), MAX_BACKOFF_SECONDS)
-        except ValueError:
-            continue
-    return None

@@ -1,12 +1,16 @@
-"""Wiring for the Lambda: settings, collaborators, and the order of the steps.
+"""The Firehose Lambda's orchestrator: the steps in order, and the I/O between them.
 
 :class:`Logship` is built once per cold start and reused by warm invocations.
 It creates nothing on the network until needed: the Datadog key is fetched at
-the first request, AWS clients at the first re-ingest or dead letter.
+the first request, AWS clients at the first re-ingest or dead letter. One
+invocation is: transform every record (sending each record's entries to
+Datadog as soon as they are built), re-ingest what did not fit, settle, send
+what settling left, then keep what Datadog did not accept in the dead letter.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -16,8 +20,8 @@ from logship.datadog.logs import DatadogSender, DeliveryReport
 from logship.deadletter import DeadLetter
 from logship.errors import AuthError, DeadLetterError, DeliveryError
 from logship.firehose.event import FirehoseEvent
-from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester
-from logship.firehose.transform import apply_reingest, datadog_entries, entry_options, transform
+from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestReport, reingest
+from logship.firehose.transform import RecordOutcome, reingest_items, settle, transform
 from logship.secrets import ApiKeyProvider, boto3_client_factory
 from logship.settings import Settings
 
@@ -33,6 +37,52 @@ class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds before the invocation times out."""
         ...
+
+
+@dataclasses.dataclass(frozen=True)
+class InvocationSummary:
+    """What one invocation did: records by result, events by route, Datadog and re-ingest counts, timings (ms)."""
+
+    invocation_id: str
+    records: int
+    ok: int
+    dropped: int
+    processing_failed: int
+    control: int
+    reingested_records: int
+    events_to_s3: int
+    events_reingested: int
+    dd_accepted: int
+    dd_rejected: int
+    dd_undelivered: int
+    dd_dead_lettered: int
+    dd_requests: int
+    dd_retries: int
+    dd_splits: int
+    reingest_calls: int
+    reingest_failed: int
+    response_bytes: int
+    response_limit: int
+    ms_transform: float
+    ms_reingest: float
+    ms_datadog_wait: float
+    ms_total: float
+
+    def as_log(self) -> dict[str, Any]:
+        """The summary as the invocation's log line carries it (Firehose's result names as keys)."""
+        fields = dataclasses.asdict(self)
+        fields["Ok"] = fields.pop("ok")
+        fields["Dropped"] = fields.pop("dropped")
+        fields["ProcessingFailed"] = fields.pop("processing_failed")
+        return fields
+
+
+@dataclasses.dataclass(frozen=True)
+class Invocation:
+    """One invocation's result: the response for Firehose and the summary of what happened."""
+
+    response: dict[str, Any]
+    summary: InvocationSummary
 
 
 class Logship:
@@ -55,7 +105,6 @@ class Logship:
         self._dead_letter = dead_letter
         if dead_letter is None and settings.dead_letter_uri:
             self._dead_letter = DeadLetter(settings.dead_letter_uri, lambda s: self._client(s, None))
-        self._entry_options = entry_options(settings)
 
     def close(self) -> None:
         """Release threads and connections (a Lambda never needs to; tests and tools do)."""
@@ -80,15 +129,8 @@ class Logship:
     def sender(self) -> DatadogSender:
         """The Datadog sender (the key is fetched at its first request)."""
         if self._sender is None:
-            s = self.settings
-            keys = ApiKeyProvider(s, lambda service: self._client(service, None))
-            self._sender = DatadogSender(
-                s.intake_url,
-                keys,
-                concurrency=s.dd_concurrency,
-                timeout=s.dd_timeout_seconds,
-                gzip_level=s.gzip_level,
-            )
+            keys = ApiKeyProvider(self.settings.api_key, lambda service: self._client(service, None))
+            self._sender = DatadogSender(self.settings.logs, keys)
         return self._sender
 
     def _default_reingester(self, event: FirehoseEvent) -> Reingester:
@@ -98,59 +140,53 @@ class Logship:
 
     # --- one invocation ----------------------------------------------------
     def handle(self, event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
-        """Process one Firehose event and return the response; see the README for the guarantees.
+        """Process one Firehose event and return the response (see :meth:`process`)."""
+        return self.process(event, context).response
+
+    def process(self, event: dict[str, Any], context: LambdaContext | None = None) -> Invocation:
+        """Process one Firehose event: the response and a summary; see the README for the guarantees.
 
         Raises only when logs would otherwise be lost: Datadog did not take them
         in time and no dead letter is configured (or it could not be written).
         """
+        settings = self.settings
         started = time.monotonic()
         remaining_ms = context.get_remaining_time_in_millis() if context else DEFAULT_TIME_BUDGET_MS
-        deadline = started + max(remaining_ms - self.settings.time_margin_ms, 0) / 1000
+        deadline = started + max(remaining_ms - settings.time_margin_ms, 0) / 1000
         firehose_event = FirehoseEvent.from_dict(event)
         delivery = self.sender.open(deadline=deadline)
-        plan = transform(firehose_event, self.settings, deliver=delivery.add, options=self._entry_options)
+        outcomes: list[RecordOutcome] = []
+        for outcome, entries in transform(firehose_event, settings.transform):
+            outcomes.append(outcome)
+            if entries:
+                delivery.add(entries)
         transformed = time.monotonic()
+        items = reingest_items(outcomes)
         reingest_report = None
-        if plan.to_reingest():
-            reingest_report = apply_reingest(
-                plan,
-                self._reingester_factory(firehose_event),
-                max_attempts=self.settings.reingest_max_attempts,
-                deadline=deadline,
-            )
-        response = plan.response()
+        if items:
+            reingester = self._reingester_factory(firehose_event)
+            reingest_report = reingest(items, reingester, policy=settings.reingest_retry, deadline=deadline)
+        settlement = settle(outcomes, reingest_report, settings.transform.entries)
         settled = time.monotonic()
-        delivery.add(datadog_entries(plan, self._entry_options))
+        if settlement.to_send:
+            delivery.add(settlement.to_send)
         report = delivery.finish()
         delivered = time.monotonic()
         dead_lettered = self._keep_undelivered(report, firehose_event.invocation_id)
-        # The budget charged every record as serialized, so this is the response's size
-        # (an upper bound only where a record's answer is shorter than its reservation).
-        size = plan.response_estimate
-        summary = {
-            "invocation_id": firehose_event.invocation_id,
-            **plan.counts(),
-            "dd_accepted": report.accepted,
-            "dd_rejected": len(report.rejected),
-            "dd_undelivered": len(report.undelivered),
-            "dd_dead_lettered": dead_lettered,
-            "dd_requests": report.requests,
-            "dd_retries": report.retries,
-            "dd_splits": report.splits,
-            "reingest_calls": reingest_report.calls if reingest_report else 0,
-            "reingest_failed": len(reingest_report.failed) if reingest_report else 0,
-            "response_bytes": size,
-            "response_limit": self.settings.response_limit_bytes,
-            "ms_transform": round((transformed - started) * 1000, 1),
-            "ms_reingest": round((settled - transformed) * 1000, 1),
-            "ms_datadog_wait": round((delivered - settled) * 1000, 1),
-            "ms_total": round((time.monotonic() - started) * 1000, 1),
-        }
-        if size > self.settings.response_limit_bytes:  # the budget is exact; this is a bug guard
-            logger.error("response over its limit", extra=summary)
-        logger.info("invocation", extra=summary)
-        self.last_summary: dict[str, Any] = summary
-        return response
+        summary = _summary(
+            firehose_event.invocation_id,
+            settlement.outcomes,
+            report,
+            dead_lettered,
+            reingest_report,
+            response_bytes=settlement.response_bytes,
+            response_limit=settings.transform.response_limit_bytes,
+            times=(started, transformed, settled, delivered, time.monotonic()),
+        )
+        if summary.response_bytes > summary.response_limit:  # the budget is exact; this is a bug guard
+            logger.error("response over its limit", extra=summary.as_log())
+        logger.info("invocation", extra=summary.as_log())
+        return Invocation(settlement.response(), summary)
 
     def _keep_undelivered(self, delivery: DeliveryReport, invocation_id: str) -> int:
         """Dead-letter what Datadog did not accept; raise if it would otherwise be lost."""
@@ -183,3 +219,54 @@ class Logship:
             extra={"uri": uri, "entries": len(entries), "reason": reason},
         )
         return len(entries)
+
+
+def _summary(
+    invocation_id: str,
+    outcomes: tuple[RecordOutcome, ...],
+    report: DeliveryReport,
+    dead_lettered: int,
+    reingest_report: ReingestReport | None,
+    *,
+    response_bytes: int,
+    response_limit: int,
+    times: tuple[float, float, float, float, float],
+) -> InvocationSummary:
+    """Counts from the final outcomes and the reports; ``times`` are the phase boundaries (monotonic)."""
+    results = {"Ok": 0, "Dropped": 0, "ProcessingFailed": 0}
+    control = reingested = events_s3 = events_reingested = 0
+    for outcome in outcomes:
+        results[outcome.result] += 1
+        control += outcome.control
+        if outcome.result == "Ok":
+            events_s3 += outcome.events
+        elif outcome.pieces and outcome.result == "Dropped":
+            reingested += 1
+            events_reingested += sum(len(piece.batch.events) for piece in outcome.pieces)
+    started, transformed, settled, delivered, ended = times
+    return InvocationSummary(
+        invocation_id=invocation_id,
+        records=len(outcomes),
+        ok=results["Ok"],
+        dropped=results["Dropped"],
+        processing_failed=results["ProcessingFailed"],
+        control=control,
+        reingested_records=reingested,
+        events_to_s3=events_s3,
+        events_reingested=events_reingested,
+        dd_accepted=report.accepted,
+        dd_rejected=len(report.rejected),
+        dd_undelivered=len(report.undelivered),
+        dd_dead_lettered=dead_lettered,
+        dd_requests=report.requests,
+        dd_retries=report.retries,
+        dd_splits=report.splits,
+        reingest_calls=reingest_report.calls if reingest_report else 0,
+        reingest_failed=len(reingest_report.failed) if reingest_report else 0,
+        response_bytes=response_bytes,
+        response_limit=response_limit,
+        ms_transform=round((transformed - started) * 1000, 1),
+        ms_reingest=round((settled - transformed) * 1000, 1),
+        ms_datadog_wait=round((delivered - settled) * 1000, 1),
+        ms_total=round((ended - started) * 1000, 1),
+    )

@@ -1,4 +1,4 @@
-"""Response step: fit Ok records into Lambda's response limit, measured as serialized.
+"""Response budget: fit Ok records into Lambda's response limit, measured as serialized.
 
 The Lambda Python runtime serializes the returned dict with the stdlib JSON
 encoder. ``json.dumps`` with its defaults (``", "``/``": "`` separators, ASCII
@@ -9,11 +9,17 @@ it are safe upper bounds.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 _WRAPPER = len(json.dumps({"records": []}))  # '{"records": []}'
 _SEPARATOR = len(", ")
+
+
+def response_bytes(record_bytes: Iterable[int]) -> int:
+    """Bytes of a response whose records serialize to ``record_bytes`` each (see :func:`entry_size`)."""
+    sizes = list(record_bytes)
+    return _WRAPPER + sum(sizes) + _SEPARATOR * max(len(sizes) - 1, 0)
 
 
 def response_size(response: Mapping[str, Any]) -> int:
@@ -51,6 +57,10 @@ class ResponseBudget:
     def room(self) -> int:
         """Bytes still free."""
         return self.limit - self.used
+
+    def reserved(self, record_id: str) -> int:
+        """Bytes reserved for ``record_id``: its answer as ``ProcessingFailed``, the longest without data."""
+        return self._reserved[record_id]
 
     def ok_cost(self, record_id: str, data_len: int, partition_keys: Mapping[str, str] | None) -> int:
         """Extra bytes an Ok answer with ``data_len`` base64 characters needs over the reservation."""

@@ -9,9 +9,14 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from logship.settings import RedactRule, Settings
 
-REDACTED = "[REDACTED]"
+@dataclasses.dataclass(frozen=True)
+class RedactRule:
+    """One redaction: every match of ``pattern`` becomes ``replacement``."""
+
+    pattern: re.Pattern[str]
+    replacement: str = "[REDACTED]"
+
 # Built-in rules, as the Datadog Forwarder offers (REDACT_EMAIL, REDACT_IP).
 BUILTIN_RULES: dict[str, RedactRule] = {
     "email": RedactRule(re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[REDACTED_EMAIL]"),
@@ -31,12 +36,19 @@ class MessageFilter:
     exclude: re.Pattern[str] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> MessageFilter | None:
-        """The filter the settings ask for, or None when nothing is configured (the fast path)."""
-        rules = tuple(BUILTIN_RULES[name] for name in sorted(settings.redact)) + settings.redact_rules
-        if not rules and settings.include_at_match is None and settings.exclude_at_match is None:
+    def build(
+        cls,
+        *,
+        builtin: frozenset[str] = frozenset(),
+        rules: tuple[RedactRule, ...] = (),
+        include: re.Pattern[str] | None = None,
+        exclude: re.Pattern[str] | None = None,
+    ) -> MessageFilter | None:
+        """The filter asked for (``builtin`` names :data:`BUILTIN_RULES`), or None when nothing is (the fast path)."""
+        chosen = tuple(BUILTIN_RULES[name] for name in sorted(builtin)) + rules
+        if not chosen and include is None and exclude is None:
             return None
-        return cls(rules, settings.include_at_match, settings.exclude_at_match)
+        return cls(chosen, include, exclude)
 
     def apply(self, message: str) -> str | None:
         """The message to send (scrubbed), or None when the filters leave it out."""

@@ -4,7 +4,7 @@ Direct PUT streams take ``firehose.put_record_batch`` on the same delivery
 stream; streams fed by a Kinesis data stream refuse it, so those records go to
 the source stream with ``kinesis.put_records`` and their original partition
 key. Batches respect each API's record, byte and per-record limits; partial
-failures are retried with capped exponential backoff and full jitter.
+failures are retried with the shared :class:`~logship.retry.RetryPolicy`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from logship import limits
+from logship.packing import pack
+from logship.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -99,26 +101,6 @@ def _random_key() -> str:
     return f"{random.getrandbits(64):016x}"
 
 
-def plan_batches(sizes: Sequence[int], *, max_records: int, max_bytes: int) -> list[list[int]]:
-    """Group item indices, in order, into batches of at most ``max_records`` and ``max_bytes``.
-
-    An item larger than ``max_bytes`` on its own still gets a batch of its own
-    (the service will refuse it, and the caller sees that as a failure).
-    """
-    batches: list[list[int]] = []
-    current: list[int] = []
-    current_bytes = 0
-    for index, size in enumerate(sizes):
-        if current and (len(current) >= max_records or current_bytes + size > max_bytes):
-            batches.append(current)
-            current, current_bytes = [], 0
-        current.append(index)
-        current_bytes += size
-    if current:
-        batches.append(current)
-    return batches
-
-
 @dataclasses.dataclass
 class ReingestReport:
     """What happened: indices of items that could not be put back, calls made, retries."""
@@ -129,16 +111,16 @@ class ReingestReport:
     errors: list[str] = dataclasses.field(default_factory=list)
 
 
-def backoff_delay(attempt: int, *, base: float = 0.1, cap: float = 5.0, rng: random.Random | None = None) -> float:
-    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
-    return (rng or random).uniform(0, min(cap, base * (2**attempt)))
+#: Re-ingest's retries: PutRecordBatch and PutRecords throttle per shard or stream
+#: for about a second, so short waits, a few times.
+REINGEST_RETRY = RetryPolicy(max_attempts=5, base_seconds=0.1, cap_seconds=5.0)
 
 
 def reingest(
     items: Sequence[ReingestItem],
     reingester: Reingester,
     *,
-    max_attempts: int = 5,
+    policy: RetryPolicy = REINGEST_RETRY,
     deadline: float = float("inf"),
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
@@ -149,20 +131,16 @@ def reingest(
     too_big = set(range(len(items))) - set(pending)
     if too_big:
         report.errors.append(f"{len(too_big)} record(s) over {reingester.max_record_bytes} bytes")
-    for attempt in range(max_attempts):
-        if not pending:
-            break
-        if attempt:
-            delay = backoff_delay(attempt)
-            if clock() + delay > deadline:
-                report.errors.append("out of time for re-ingest retries")
-                break
-            report.retries += 1
-            sleep(delay)
-        sizes = [reingester.item_size(items[i]) for i in pending]
+    attempts = policy.start(deadline, sleep=sleep, clock=clock)
+    while pending:
         still: list[int] = []
-        for batch in plan_batches(sizes, max_records=reingester.max_records, max_bytes=reingester.max_batch_bytes):
-            chosen = [pending[j] for j in batch]
+        batches = pack(
+            pending,
+            max_items=reingester.max_records,
+            max_bytes=reingester.max_batch_bytes,
+            size=lambda i: reingester.item_size(items[i]),
+        )
+        for chosen in batches:
             report.calls += 1
             try:
                 codes = reingester.put_batch([items[i] for i in chosen])
@@ -175,6 +153,12 @@ def reingest(
                 report.errors.append("per-record errors: " + ",".join(sorted({c for c in codes if c})))
             still.extend(failed_here)
         pending = still
+        if pending and not attempts.wait():
+            if attempts.stopped_by == "time":
+                report.errors.append("out of time for re-ingest retries")
+            break
+        if pending:
+            report.retries += 1
     report.failed = set(pending) | too_big
     if report.failed:
         logger.warning(

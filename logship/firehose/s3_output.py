@@ -9,11 +9,25 @@ grows 5-20x when decompressed and would not fit the 6 MB response otherwise.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Literal
+
 import orjson
 
 from logship import _gzip
 from logship.firehose.subscription import LogBatch, LogEvent
-from logship.settings import OutputCompression, OutputFormat
+
+OutputFormat = Literal["lines", "jsonl"]
+OutputCompression = Literal["gzip", "none"]
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputOptions:
+    """What S3 gets for a record: ``lines`` or ``jsonl``, gzip-compressed (zlib level) or not."""
+
+    format: OutputFormat = "lines"
+    compression: OutputCompression = "gzip"
+    gzip_level: int = 1
 
 
 def encode_messages(events: list[LogEvent]) -> list[bytes] | None:
@@ -75,10 +89,8 @@ def compress(data: bytes, compression: OutputCompression, level: int) -> bytes:
 
 def build_output(
     batch: LogBatch,
+    options: OutputOptions = OutputOptions(),
     *,
-    output_format: OutputFormat = "lines",
-    compression: OutputCompression = "gzip",
-    level: int = 1,
     events: list[LogEvent] | None = None,
     encoded: list[bytes] | None = None,
 ) -> bytes:
@@ -87,4 +99,4 @@ def build_output(
     ``encoded`` is :func:`encode_messages` of the chosen events, when the caller has it.
     """
     chosen = batch.events if events is None else events
-    return compress(render(batch, chosen, output_format, encoded), compression, level)
+    return compress(render(batch, chosen, options.format, encoded), options.compression, options.gzip_level)

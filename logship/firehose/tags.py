@@ -13,7 +13,12 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from logship.settings import DEFAULT_LOG_GROUP_PATTERN, DEFAULT_LOG_STREAM_PATTERN
+#: The original design's convention: group ``/<system>/<service>``.
+DEFAULT_LOG_GROUP_PATTERN = r"^/(?P<system>[^/]+)/(?P<service>[^/]+)$"
+#: ... and stream ``/<system>/<service>/<container>/<task-id>``.
+DEFAULT_LOG_STREAM_PATTERN = r"^/(?P<system>[^/]+)/(?P<service>[^/]+)/(?P<application>[^/]+)/(?P<task>[^/]+)$"
+#: The named groups a pattern may use.
+TAG_FIELDS = frozenset({"system", "service", "application", "task"})
 
 UNKNOWN = "unknown"
 # Datadog tags: letters, digits, '_', '-', ':', '.', '/'; anything else becomes
@@ -26,6 +31,14 @@ _PARTITION_BAD_CHARS = re.compile(r"[^A-Za-z0-9._\-]")
 _ECS_TASK_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 _DEFAULT_GROUP = re.compile(DEFAULT_LOG_GROUP_PATTERN)
 _DEFAULT_STREAM = re.compile(DEFAULT_LOG_STREAM_PATTERN)
+
+
+@dataclasses.dataclass(frozen=True)
+class TagOptions:
+    """The patterns tags are read with: regexes with named groups from :data:`TAG_FIELDS`."""
+
+    group_pattern: re.Pattern[str] = _DEFAULT_GROUP
+    stream_pattern: re.Pattern[str] = _DEFAULT_STREAM
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

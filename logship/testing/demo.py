@@ -32,36 +32,38 @@ def run_demo(*, size: int, response_limit: int, seed: int, verbose: bool) -> int
     bucket, stream = "logship-demo", "logship-demo"
     with IntakeEmulator() as intake, LocalAws() as aws, contextlib.ExitStack() as cleanup:
         aws.delivery_stream(stream, bucket)
-        settings = Settings(
-            dd_url=intake.url,
-            dd_api_key="demo-key",
-            dd_tags=("env:demo",),
-            only_json=False,
-            response_limit_bytes=response_limit,
+        settings = Settings.from_env(
+            {
+                "DD_URL": intake.url,
+                "DD_API_KEY": "demo-key",
+                "DD_TAGS": "env:demo",
+                "ONLY_JSON": "false",
+                "LOGSHIP_RESPONSE_LIMIT_BYTES": str(response_limit),
+            }
         )
         app = cleanup.enter_context(Logship(settings, client_factory=aws.client))
         event = generate_event(target_bytes=size, seed=seed, stream=stream)
         sent_events = count_input_events(event)
         print(
             f"== Firehose event: {len(event['records'])} records, {sent_events} log events "
-            f"(+1 CONTROL_MESSAGE, +1 corrupt record), response limit {settings.response_limit_bytes:,} bytes"
+            f"(+1 CONTROL_MESSAGE, +1 corrupt record), response limit {response_limit:,} bytes"
         )
         started = time.perf_counter()
-        response = app.handle(event)
+        first = app.process(event)
         elapsed = (time.perf_counter() - started) * 1000
-        counts = app.last_summary
+        counts = first.summary
         print(
-            f"== Invocation 1 in {elapsed:.0f} ms: {counts['Ok']} Ok, {counts['Dropped']} Dropped "
-            f"({counts['control']} control, {counts['reingested_records']} re-ingested), "
-            f"{counts['ProcessingFailed']} ProcessingFailed"
+            f"== Invocation 1 in {elapsed:.0f} ms: {counts.ok} Ok, {counts.dropped} Dropped "
+            f"({counts.control} control, {counts.reingested_records} re-ingested), "
+            f"{counts.processing_failed} ProcessingFailed"
         )
-        _show_s3(response)
+        _show_s3(first.response)
         print(
             f"== Datadog intake received {len(intake.entries)} entries in "
             f"{sum(1 for r in intake.requests if r.status == 202)} requests; first one:"
         )
         print("   " + orjson.dumps(intake.entries[0]).decode()[:400])
-        total_s3 = counts["events_to_s3"]
+        total_s3 = counts.events_to_s3
         for round_number in range(2, 12):
             reingested = aws.delivered_records(bucket, take=True)
             if not reingested:
@@ -71,10 +73,9 @@ def run_demo(*, size: int, response_limit: int, seed: int, verbose: bool) -> int
                 [firehose_record(f"r{round_number}-{n}", data) for n, data in enumerate(reingested)],
                 stream=stream,
             )
-            app.handle(again)
-            counts = app.last_summary
-            total_s3 += counts["events_to_s3"]
-            print(f"== Invocation {round_number}: {counts['Ok']} Ok, {counts['reingested_records']} re-ingested again")
+            counts = app.process(again).summary
+            total_s3 += counts.events_to_s3
+            print(f"== Invocation {round_number}: {counts.ok} Ok, {counts.reingested_records} re-ingested again")
         print(f"== Totals: {sent_events} events in, {total_s3} events to S3, {len(intake.entries)} entries in Datadog")
         if total_s3 != sent_events:
             print("!! events were lost or duplicated", file=sys.stderr)

@@ -73,6 +73,8 @@ class IntakeEmulator:
         self.script: collections.deque[Fault] = collections.deque()
         self.entries: list[dict[str, Any]] = []
         self.requests: list[RequestLog] = []
+        #: TCP connections accepted so far (kept-alive clients reuse theirs).
+        self.connections = 0
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -122,6 +124,7 @@ class IntakeEmulator:
             self.entries.clear()
             self.requests.clear()
             self.script.clear()
+            self.connections = 0
         self.reject_above_bytes = None
         self.poison = None
         self.delay = 0.0
@@ -192,6 +195,11 @@ def _handler_for(emulator: IntakeEmulator) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             """Stay quiet: tests and demos print what matters themselves."""
+
+        def setup(self) -> None:
+            super().setup()
+            with emulator.lock:
+                emulator.connections += 1
 
         def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)

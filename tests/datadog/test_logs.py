@@ -8,10 +8,10 @@ import orjson
 import pytest
 from conftest import FakeContext, data_record, firehose_event
 
-from logship.datadog.logs import DatadogSender
+from logship.datadog.logs import DatadogSender, LogsIntakeOptions
 from logship.deadletter import decode_lines, replay
 from logship.errors import AuthError, DeliveryError
-from logship.secrets import ApiKeyProvider
+from logship.secrets import ApiKeyProvider, SecretSource
 from logship.settings import Settings
 
 
@@ -35,15 +35,10 @@ def entries(n: int, tag: str = "e") -> list[bytes]:
     return [orjson.dumps({"message": f"{tag}-{i}", "ddtags": "env:test"}) for i in range(n)]
 
 
-def sender_for(intake, sleeps=None, **kwargs) -> DatadogSender:
+def sender_for(intake, sleeps=None, keys=None, **options) -> DatadogSender:
     recorded = sleeps if sleeps is not None else []
-    return DatadogSender(
-        intake.intake_url,
-        kwargs.pop("keys", Key()),
-        sleep=recorded.append,
-        timeout=kwargs.pop("timeout", 5.0),
-        **kwargs,
-    )
+    options.setdefault("timeout_seconds", 5.0)
+    return DatadogSender(LogsIntakeOptions(intake.intake_url, **options), keys or Key(), sleep=recorded.append)
 
 
 def messages(intake) -> list[str]:
@@ -73,7 +68,7 @@ def test_dropped_connections_and_slow_answers_are_retried(intake):
     """A dropped connection and an answer slower than the timeout are retried; nothing duplicates."""
     intake.fail_next(0)
     intake.fail_next(503, delay=1.0)
-    with sender_for(intake, concurrency=1, timeout=0.3) as sender:
+    with sender_for(intake, concurrency=1, timeout_seconds=0.3) as sender:
         report = sender.send(entries(5))
     assert report.accepted == 5
     assert messages(intake) == sorted(f"e-{i}" for i in range(5))
@@ -112,7 +107,7 @@ def test_requests_stay_within_the_intake_limits(intake):
 def test_invalid_key_stops_at_once_and_names_its_source_not_the_key(intake, make_app, caplog):
     """A 403 fails fast with an error naming where the key came from; the key never shows."""
     intake.api_keys = {"the-good-key"}
-    app = make_app(Settings(dd_url=intake.url, dd_api_key="the-bad-key-123", only_json=False))
+    app = make_app(Settings.from_env({"DD_URL": intake.url, "DD_API_KEY": "the-bad-key-123", "ONLY_JSON": "false"}))
     event = firehose_event([data_record("r1", [f"m{i}" for i in range(50)])])
     with pytest.raises(AuthError) as caught:
         app.handle(event, FakeContext())
@@ -131,7 +126,8 @@ def test_rotated_ssm_key_is_refetched_once_after_403(intake, local_aws, unique, 
     ssm.put_parameter(Name=name, Value="key-v1", Type="SecureString")
     intake.api_keys = {"key-v1"}
     app = make_app(
-        Settings(dd_url=intake.url, dd_api_key_ssm_name=name, only_json=False), client_factory=local_aws.client
+        Settings.from_env({"DD_URL": intake.url, "DD_API_KEY_SSM_NAME": name, "ONLY_JSON": "false"}),
+        client_factory=local_aws.client,
     )
     app.handle(firehose_event([data_record("r1", ["a"])]), FakeContext())
     ssm.put_parameter(Name=name, Value="key-v2", Type="SecureString", Overwrite=True)
@@ -148,7 +144,8 @@ def test_key_from_a_json_secret(intake, local_aws, unique, make_app):
     ]
     intake.api_keys = {"from-secret"}
     app = make_app(
-        Settings(dd_url=intake.url, dd_api_key_secret_arn=arn, only_json=False), client_factory=local_aws.client
+        Settings.from_env({"DD_URL": intake.url, "DD_API_KEY_SECRET_ARN": arn, "ONLY_JSON": "false"}),
+        client_factory=local_aws.client,
     )
     app.handle(firehose_event([data_record("r1", ["a"])]), FakeContext())
     assert messages(intake) == ["a"]
@@ -156,7 +153,7 @@ def test_key_from_a_json_secret(intake, local_aws, unique, make_app):
 
 def test_missing_ssm_parameter_is_a_clear_error_without_secrets(local_aws):
     """A missing parameter raises AuthError naming the parameter."""
-    provider = ApiKeyProvider(Settings(dd_api_key_ssm_name="/nope/key"), local_aws.client)
+    provider = ApiKeyProvider(SecretSource(ssm_name="/nope/key"), local_aws.client)
     with pytest.raises(AuthError, match="SSM parameter /nope/key"):
         provider.get()
 
@@ -166,12 +163,14 @@ def test_outage_past_the_time_budget_goes_to_the_dead_letter(intake, local_aws, 
     local_aws.client("s3").create_bucket(Bucket=unique)
     intake.fail_next(*[503] * 1000)
     app = make_app(
-        Settings(
-            dd_url=intake.url,
-            dd_api_key="k",
-            only_json=False,
-            dead_letter_uri=f"s3://{unique}/dead",
-            time_margin_ms=1_000,
+        Settings.from_env(
+            {
+                "DD_URL": intake.url,
+                "DD_API_KEY": "k",
+                "ONLY_JSON": "false",
+                "LOGSHIP_DEAD_LETTER_URI": f"s3://{unique}/dead",
+                "LOGSHIP_TIME_MARGIN_MS": "1000",
+            }
         ),
         client_factory=local_aws.client,
     )
@@ -198,7 +197,11 @@ def test_outage_past_the_time_budget_goes_to_the_dead_letter(intake, local_aws, 
 def test_outage_without_a_dead_letter_fails_the_invocation(intake, make_app):
     """With no dead letter, undelivered logs fail the invocation so Firehose retries it."""
     intake.fail_next(*[503] * 1000)
-    app = make_app(Settings(dd_url=intake.url, dd_api_key="k", only_json=False, time_margin_ms=1_000))
+    app = make_app(
+        Settings.from_env(
+            {"DD_URL": intake.url, "DD_API_KEY": "k", "ONLY_JSON": "false", "LOGSHIP_TIME_MARGIN_MS": "1000"}
+        )
+    )
     with pytest.raises(DeliveryError, match="no dead letter"):
         app.handle(firehose_event([data_record("r1", ["a", "b"])]), FakeContext(remaining_ms=1_800))
 
@@ -208,7 +211,14 @@ def test_rejected_entries_go_to_the_dead_letter_with_the_rest_delivered(intake, 
     local_aws.client("s3").create_bucket(Bucket=unique)
     intake.poison = "poison"
     app = make_app(
-        Settings(dd_url=intake.url, dd_api_key="k", only_json=False, dead_letter_uri=f"s3://{unique}/dl"),
+        Settings.from_env(
+            {
+                "DD_URL": intake.url,
+                "DD_API_KEY": "k",
+                "ONLY_JSON": "false",
+                "LOGSHIP_DEAD_LETTER_URI": f"s3://{unique}/dl",
+            }
+        ),
         client_factory=local_aws.client,
     )
     app.handle(firehose_event([data_record("r1", ["ok-1", "poison pill", "ok-2"])]), FakeContext())
@@ -235,16 +245,21 @@ def test_replay_of_a_partly_accepted_object_keeps_only_the_rest(intake, local_aw
 
 
 def test_connections_are_kept_alive_with_nagle_off(intake):
-    """Requests reuse one connection per thread, with TCP_NODELAY so bodies are not held for delayed ACKs."""
+    """Requests reuse one kept-alive connection, with TCP_NODELAY so bodies are not held for delayed ACKs."""
     import socket
 
-    from logship.datadog.logs import HttpTransport
+    from logship.transport import HttpTransport
 
     transport = HttpTransport()
     try:
         for _ in range(3):
-            transport.post(intake.intake_url, b"[]", {"DD-API-KEY": "k"}, 5.0)
-        [conn] = transport._all
-        assert conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+            assert transport.post(intake.intake_url, b"[]", {"DD-API-KEY": "k"}, 5.0).status == 202
+        assert intake.connections == 1
+        pool = transport._manager("http", "127.0.0.1").connection_from_url(intake.intake_url)
+        conn = pool.pool.get_nowait()
+        try:
+            assert conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        finally:
+            pool.pool.put(conn)
     finally:
         transport.close()

@@ -21,4 +21,4 @@ def test_the_client_knows_the_documented_sites():
 def test_intake_url_matches_datadog_api_client(site):
     """For each DD_SITE, logship posts to the URL datadog-api-client builds for submit_log."""
     host = Configuration().get_host_from_settings(0, variables={"site": site}, servers=_ENDPOINT["servers"])
-    assert Settings.from_env({"DD_SITE": site}).intake_url == host + _ENDPOINT["endpoint_path"]
+    assert Settings.from_env({"DD_SITE": site}).logs.url == host + _ENDPOINT["endpoint_path"]

@@ -27,7 +27,7 @@ def s3_lines(record: dict) -> list[str]:
 def test_mixed_batch_answers_every_record_once(intake, make_app):
     """Control records are Dropped, broken ones ProcessingFailed, data Ok; each recordId once, in order."""
     event = load_fixture("mixed_event.json")
-    app = make_app(Settings(dd_url=intake.url, dd_api_key="k"))
+    app = make_app(Settings.from_env({"DD_URL": intake.url, "DD_API_KEY": "k"}))
     response = app.handle(event, FakeContext())
     results = {r["recordId"]: r["result"] for r in response["records"]}
     assert [r["recordId"] for r in response["records"]] == [r["recordId"] for r in event["records"]]
@@ -69,7 +69,7 @@ def test_plain_lines_go_to_datadog_when_only_json_is_false(intake, make_app):
 
 def test_partition_keys_are_returned_when_asked(intake, make_app):
     """LOGSHIP_PARTITION_KEYS=true adds metadata.partitionKeys to Ok records."""
-    app = make_app(Settings(dd_url=intake.url, dd_api_key="k", partition_keys=True))
+    app = make_app(Settings.from_env({"DD_URL": intake.url, "DD_API_KEY": "k", "LOGSHIP_PARTITION_KEYS": "true"}))
     response = app.handle(load_fixture("mixed_event.json"), FakeContext())
     ok = [r for r in response["records"] if r["result"] == "Ok"]
     assert ok[0]["metadata"] == {"partitionKeys": {"system": "cron", "service": "billing", "application": "app"}}
@@ -100,7 +100,9 @@ def test_records_over_the_response_limit_are_reingested_and_land_once(intake, lo
     event = generate_event(target_bytes=120_000, seed=3, stream=unique, control_records=0, corrupt_records=0)
     expected = [e["message"] for r in event["records"] for e in decode_record(r["data"]).events]
     app = make_app(
-        Settings(dd_url=intake.url, dd_api_key="k", only_json=False, response_limit_bytes=60_000),
+        Settings.from_env(
+            {"DD_URL": intake.url, "DD_API_KEY": "k", "ONLY_JSON": "false", "LOGSHIP_RESPONSE_LIMIT_BYTES": "60000"}
+        ),
         client_factory=local_aws.client,
     )
     response = app.handle(event, FakeContext())
@@ -123,8 +125,14 @@ def test_a_record_too_big_for_any_response_is_split_by_events(intake, local_aws,
     messages = [f"line {n} " + "x" * 200 for n in range(400)]
     event = firehose_event([data_record("big", messages)], stream=unique)
     app = make_app(
-        Settings(
-            dd_url=intake.url, dd_api_key="k", only_json=False, output_compression="none", response_limit_bytes=20_000
+        Settings.from_env(
+            {
+                "DD_URL": intake.url,
+                "DD_API_KEY": "k",
+                "ONLY_JSON": "false",
+                "LOGSHIP_OUTPUT_COMPRESSION": "none",
+                "LOGSHIP_RESPONSE_LIMIT_BYTES": "20000",
+            }
         ),
         client_factory=local_aws.client,
     )
@@ -147,7 +155,9 @@ def test_kinesis_source_reingests_into_the_source_stream_with_its_partition_key(
     ]
     event = firehose_event(records, kinesis_source=unique)
     app = make_app(
-        Settings(dd_url=intake.url, dd_api_key="k", only_json=False, response_limit_bytes=8_000),
+        Settings.from_env(
+            {"DD_URL": intake.url, "DD_API_KEY": "k", "ONLY_JSON": "false", "LOGSHIP_RESPONSE_LIMIT_BYTES": "8000"}
+        ),
         client_factory=local_aws.client,
     )
     response = app.handle(event, FakeContext())
@@ -170,8 +180,14 @@ def test_failed_reingest_marks_records_failed_and_forwards_their_logs(intake, lo
     records = [data_record(f"r{n}", [f"m{n}-{i}-" + os.urandom(40).hex() for i in range(20)]) for n in range(4)]
     event = firehose_event(records, stream=f"{unique}-missing")
     app = make_app(
-        Settings(
-            dd_url=intake.url, dd_api_key="k", only_json=False, response_limit_bytes=2_500, reingest_max_attempts=2
+        Settings.from_env(
+            {
+                "DD_URL": intake.url,
+                "DD_API_KEY": "k",
+                "ONLY_JSON": "false",
+                "LOGSHIP_RESPONSE_LIMIT_BYTES": "2500",
+                "LOGSHIP_REINGEST_MAX_ATTEMPTS": "2",
+            }
         ),
         client_factory=local_aws.client,
     )
@@ -190,7 +206,9 @@ def test_failed_reingest_marks_records_failed_and_forwards_their_logs(intake, lo
 def test_summary_line_counts_the_invocation(intake, caplog, make_app):
     """One structured 'invocation' line carries counts and timings."""
     caplog.set_level("INFO", logger="logship")
-    make_app(Settings(dd_url=intake.url, dd_api_key="k")).handle(load_fixture("mixed_event.json"), FakeContext())
+    make_app(Settings.from_env({"DD_URL": intake.url, "DD_API_KEY": "k"})).handle(
+        load_fixture("mixed_event.json"), FakeContext()
+    )
     [line] = [r for r in caplog.records if r.getMessage() == "invocation"]
     assert (line.Ok, line.Dropped, line.ProcessingFailed, line.dd_accepted) == (2, 1, 5, 2)
     assert line.response_bytes > 0 and line.ms_total >= 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import dataclasses
 import itertools
 import zlib
 
@@ -11,12 +12,13 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logship.datadog.logs import DatadogSender
+from logship.datadog.logs import DatadogSender, LogsIntakeOptions
 from logship.firehose.budget import response_size
 from logship.firehose.event import FirehoseEvent
-from logship.firehose.reingest import FirehoseReingester
+from logship.firehose.reingest import FirehoseReingester, reingest
 from logship.firehose.subscription import decode_record
-from logship.firehose.transform import apply_reingest, datadog_entries, entry_options, transform
+from logship.firehose.transform import reingest_items, settle, transform
+from logship.retry import RetryPolicy
 from logship.settings import Settings
 from logship.testing.emulator import IntakeEmulator
 from logship.testing.synth import firehose_event, firehose_record, subscription_payload
@@ -87,18 +89,34 @@ def jsonl_messages(data: bytes, compressed: bool) -> list[str]:
 def test_every_event_lands_exactly_once_and_the_response_fits(generated, limit, compression, fail_every):
     """Each recordId once; response within the limit; each event in the response, re-ingested or kept, once."""
     event, expected = generated
-    config = Settings(
-        response_limit_bytes=limit, output_format="jsonl", output_compression=compression, only_json=False
+    config = Settings.from_env(
+        {
+            "LOGSHIP_RESPONSE_LIMIT_BYTES": str(limit),
+            "LOGSHIP_OUTPUT_FORMAT": "jsonl",
+            "LOGSHIP_OUTPUT_COMPRESSION": compression,
+            "ONLY_JSON": "false",
+        }
     )
     firehose = MemoryFirehose(fail_every)
-    plan = transform(FirehoseEvent.from_dict(event), config)
-    apply_reingest(plan, FirehoseReingester(firehose, "s"), max_attempts=3)
-    response = plan.response()
+    routed = list(transform(FirehoseEvent.from_dict(event), config.transform))
+    outcomes = [outcome for outcome, _entries in routed]
+    items = reingest_items(outcomes)
+    report = reingest(
+        items, FirehoseReingester(firehose, "s"), policy=RetryPolicy(max_attempts=3), sleep=lambda _s: None
+    )
+    settlement = settle(outcomes, report if items else None, config.transform.entries)
+    response = settlement.response()
 
     assert [r["recordId"] for r in response["records"]] == [r["recordId"] for r in event["records"]]
     assert all(r["result"] in {"Ok", "Dropped", "ProcessingFailed"} for r in response["records"])
     assert all(("data" in r) == (r["result"] == "Ok") for r in response["records"])
     assert response_size(response) <= limit
+    assert settlement.response_bytes >= response_size(response)
+
+    by_id = {r["recordId"]: r for r in event["records"]}
+
+    def original(record_id: str) -> list[str]:
+        return [e["message"] for e in decode_record(by_id[record_id]["data"]).events]
 
     landed: list[str] = []
     for record in response["records"]:
@@ -106,22 +124,27 @@ def test_every_event_lands_exactly_once_and_the_response_fits(generated, limit, 
             landed += jsonl_messages(base64.b64decode(record["data"]), compression == "gzip")
     for data in firehose.put:
         landed += [e["message"] for e in decode_record(base64.b64encode(data)).events]
-    by_id = {r["recordId"]: r for r in event["records"]}
-    for record_plan in plan.records:
-        if record_plan.result == "ProcessingFailed" and record_plan.batch is not None:
+    forwarded: list[str] = []
+    index = 0
+    for before, after in zip(outcomes, settlement.outcomes, strict=True):
+        failed_pieces = [p for n, p in enumerate(before.pieces, index) if n in report.failed]
+        index += len(before.pieces)
+        forwarded += [e["message"] for p in failed_pieces for e in p.batch.events]
+        if after.result == "Ok":
+            forwarded += original(after.record_id)
+        elif after.result == "ProcessingFailed" and after.events:
             # Firehose keeps the original record in its error prefix. When some pieces of a
             # split record were put back before the rest failed, their events are in both
             # places: the one documented duplicate path. Count them once, here.
-            original = [e["message"] for e in decode_record(by_id[record_plan.record.record_id]["data"]).events]
-            put_back = {e["message"] for _item, events in record_plan.pieces for e in events} - {
-                e["message"] for e in record_plan.forward or []
-            }
-            landed += [m for m in original if m not in put_back]
+            put_back = {e["message"] for p in before.pieces if p not in failed_pieces for e in p.batch.events}
+            landed += [m for m in original(after.record_id) if m not in put_back]
+            if not before.pieces:  # one event too big for any response: Datadog still gets the record
+                forwarded += original(after.record_id)
     assert collections.Counter(landed) == collections.Counter(expected)
 
     # Datadog gets one entry per event kept in this invocation (Ok, or failed and forwarded).
-    sent = [orjson.loads(e)["message"] for e in datadog_entries(plan, entry_options(config))]
-    forwarded = [e["message"] for p in plan.records for e in (p.forward or [])]
+    entries = [e for _outcome, built in routed for e in built] + settlement.to_send
+    sent = [orjson.loads(e)["message"] for e in entries]
     assert sorted(sent) == sorted(forwarded)
     assert len(set(sent)) == len(sent)
 
@@ -139,15 +162,14 @@ def test_accepted_plus_undelivered_equals_sent_under_any_faults(messages, faults
     entries = [orjson.dumps({"message": m, "n": n}) for n, m in enumerate(messages)]
     with IntakeEmulator(max_request_bytes=20_000, max_entries=1000) as intake:
         intake.fail_next(*faults)
-        with DatadogSender(
+        options = LogsIntakeOptions(
             intake.intake_url,
-            _Key(),
             concurrency=concurrency,
-            sleep=lambda _s: None,
             max_batch_bytes=15_000,
-            max_attempts=4,
-            timeout=5,
-        ) as sender:
+            retry=RetryPolicy(max_attempts=4),
+            timeout_seconds=5,
+        )
+        with DatadogSender(options, _Key(), sleep=lambda _s: None) as sender:
             report = sender.send(entries)
         got = [orjson.dumps(e) for e in intake.entries]
         assert report.total == len(entries)
@@ -168,7 +190,9 @@ class _Key:
         return "k"
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.lists(TEXT, min_size=1, max_size=40), min_size=1, max_size=6), STATUSES, st.booleans())
 def test_handler_delivers_or_dead_letters_every_event_never_both(local_aws, batches, faults, poison):
     """Through the handler: each event is in Datadog or in the dead letter, exactly once, whatever the intake does."""
@@ -187,17 +211,26 @@ def test_handler_delivers_or_dead_letters_every_event_never_both(local_aws, batc
         intake.fail_next(*faults)
         if poison:
             intake.poison = "0-0:"
-        config = Settings(
-            dd_url=intake.url, dd_api_key="k", only_json=False, dead_letter_uri=f"s3://{bucket}/dl"
+        config = Settings.from_env(
+            {
+                "DD_URL": intake.url,
+                "DD_API_KEY": "k",
+                "ONLY_JSON": "false",
+                "LOGSHIP_DEAD_LETTER_URI": f"s3://{bucket}/dl",
+            }
         )
-        sender = DatadogSender(config.intake_url, _Key(), sleep=lambda _s: None, max_attempts=3, max_batch_bytes=4_000)
+        options = dataclasses.replace(config.logs, retry=RetryPolicy(max_attempts=3), max_batch_bytes=4_000)
+        sender = DatadogSender(options, _Key(), sleep=lambda _s: None)
         with Logship(config, sender=sender, client_factory=local_aws.client) as app:
             response = app.handle(event, FakeContext())
         delivered = [e["message"] for e in intake.entries]
     assert [r["result"] for r in response["records"]] == ["Ok"] * len(messages)
     dead: list[str] = []
     for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-        dead += [orjson.loads(line)["message"] for line in decode_lines(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())]
+        dead += [
+            orjson.loads(line)["message"]
+            for line in decode_lines(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+        ]
     expected = [m for ms in messages for m in ms]
     assert collections.Counter(delivered + dead) == collections.Counter(expected)
     assert not set(delivered) & set(dead)

@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logship.firehose.entries import TRUNCATION_MARKER, EntryOptions, _enrich, build_entries, level_of
-from logship.firehose.redact import MessageFilter
 from logship.firehose.s3_output import encode_messages
 from logship.firehose.subscription import LogBatch
 from logship.firehose.tags import StreamTags
@@ -110,7 +109,7 @@ def test_redaction_and_filters_apply_to_datadog_entries():
             "LOGSHIP_EXCLUDE_AT_MATCH": "healthcheck",
         }
     )
-    message_filter = MessageFilter.from_settings(settings)
+    message_filter = settings.transform.entries.message_filter
     sent = entries(
         "mail bob@example.com from 10.1.2.3 card=4242",
         "GET /healthcheck",
@@ -118,7 +117,7 @@ def test_redaction_and_filters_apply_to_datadog_entries():
         message_filter=message_filter,
     )
     assert [e["message"] for e in sent] == ["mail [REDACTED_EMAIL] from [REDACTED_IP] card=***"]
-    assert MessageFilter.from_settings(Settings()) is None
+    assert Settings.from_env({}).transform.entries.message_filter is None
 
 
 @pytest.mark.parametrize(
@@ -212,7 +211,7 @@ def test_a_lone_surrogate_leaves_the_batch_to_the_text_path():
 
 def test_redaction_applies_to_json_logs_kept_as_text():
     """A JSON log that keeps its own text is redacted first: the kept text is the scrubbed one."""
-    message_filter = MessageFilter.from_settings(Settings.from_env({"LOGSHIP_REDACT": "email"}))
+    message_filter = Settings.from_env({"LOGSHIP_REDACT": "email"}).transform.entries.message_filter
     one = batch('{"msg":"mail bob@example.com","level":"info"}')
     for encoded in (None, encode_messages(one.events)):
         [raw] = build_entries(one, TAGS, EntryOptions(message_filter=message_filter), encoded=encoded)

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
-
-from logship.firehose.reingest import FirehoseReingester, KinesisReingester, ReingestItem, plan_batches, reingest
-
-
-@given(st.lists(st.integers(1, 2_000), max_size=300), st.integers(1, 50), st.integers(2_000, 20_000))
-def test_plan_batches_respects_counts_and_bytes(sizes, max_records, max_bytes):
-    """Every index once, in order; no batch over either limit."""
-    batches = plan_batches(sizes, max_records=max_records, max_bytes=max_bytes)
-    assert [i for b in batches for i in b] == list(range(len(sizes)))
-    for batch in batches:
-        assert len(batch) <= max_records
-        assert sum(sizes[i] for i in batch) <= max_bytes
+from logship.firehose.reingest import FirehoseReingester, KinesisReingester, ReingestItem, reingest
+from logship.retry import RetryPolicy
 
 
 class FlakyFirehose:
@@ -43,7 +31,7 @@ def test_partial_failures_are_retried_until_put():
     """Entries with an ErrorCode are sent again, and only those."""
     client = FlakyFirehose(bad={b"r0", b"r2", b"r4"}, fail_calls=1, raise_calls=1)
     items = [ReingestItem(f"r{n}".encode()) for n in range(5)]
-    report = reingest(items, FirehoseReingester(client, "s"), max_attempts=5, sleep=lambda _s: None)
+    report = reingest(items, FirehoseReingester(client, "s"), policy=RetryPolicy(max_attempts=5), sleep=lambda _s: None)
     assert report.failed == set()
     assert report.retries == 2
     assert client.calls == [
@@ -57,7 +45,7 @@ def test_exhausted_attempts_report_failures_without_raising():
     """When attempts run out the failed indices come back; nothing raises."""
     client = FlakyFirehose(bad={b"a", b"c"}, fail_calls=100)
     items = [ReingestItem(b"a"), ReingestItem(b"b"), ReingestItem(b"c")]
-    report = reingest(items, FirehoseReingester(client, "s"), max_attempts=3, sleep=lambda _s: None)
+    report = reingest(items, FirehoseReingester(client, "s"), policy=RetryPolicy(max_attempts=3), sleep=lambda _s: None)
     assert report.failed == {0, 2}
     assert client.calls == [[b"a", b"b", b"c"], [b"a", b"c"], [b"a", b"c"]]
 

@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.firehose.s3_output import build_output, encode_messages
+from logship.firehose.s3_output import OutputOptions, build_output, encode_messages
 from logship.firehose.subscription import LogBatch
 
 
@@ -25,12 +25,12 @@ def test_lines_are_messages_each_followed_by_newline_gzipped():
 
 def test_uncompressed_output_is_the_raw_lines():
     """compression=none gives the text itself."""
-    assert build_output(batch("x", "y"), compression="none") == b"x\ny\n"
+    assert build_output(batch("x", "y"), OutputOptions(compression="none")) == b"x\ny\n"
 
 
 def test_jsonl_keeps_what_a_replay_needs():
     """Jsonl gives one object per event with timestamp, group, stream, owner, id and message."""
-    out = build_output(batch("a", "b"), output_format="jsonl", compression="none")
+    out = build_output(batch("a", "b"), OutputOptions(format="jsonl", compression="none"))
     lines = out.decode().splitlines()
     assert out.endswith(b"\n")
     assert [orjson.loads(line) for line in lines] == [
@@ -55,14 +55,14 @@ def test_jsonl_keeps_what_a_replay_needs():
 
 def test_multiline_messages_stay_whole_in_jsonl():
     """A message holding newlines stays one JSON line, so lines map to events."""
-    out = build_output(batch("line1\nline2"), output_format="jsonl", compression="none")
+    out = build_output(batch("line1\nline2"), OutputOptions(format="jsonl", compression="none"))
     assert len(out.splitlines()) == 1
 
 
 def test_invalid_unicode_is_replaced_not_raised():
     """A lone surrogate becomes "?" in S3 output instead of failing the record."""
-    assert build_output(batch("a\ud800b"), compression="none") == b"a?b\n"
-    line = orjson.loads(build_output(batch("a\ud800b"), output_format="jsonl", compression="none"))
+    assert build_output(batch("a\ud800b"), OutputOptions(compression="none")) == b"a?b\n"
+    line = orjson.loads(build_output(batch("a\ud800b"), OutputOptions(format="jsonl", compression="none")))
     assert line["message"] == "a?b"
 
 
@@ -72,4 +72,4 @@ def test_lines_from_encoded_messages_are_the_same_bytes(messages):
     one = batch(*messages)
     encoded = encode_messages(one.events)
     assert encoded == [m.encode("utf-8") for m in messages]
-    assert build_output(one, compression="none", encoded=encoded) == build_output(one, compression="none")
+    assert build_output(one, OutputOptions(compression="none"), encoded=encoded) == build_output(one, OutputOptions(compression="none"))

@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.datadog.batching import Batcher, batch_entries, payload
+from logship.datadog.requests import batch_entries, batcher, payload
 
 
 @given(
@@ -40,8 +40,8 @@ def test_multibyte_characters_count_as_bytes():
     st.integers(50, 2000),
 )
 def test_adding_in_chunks_batches_as_adding_one_by_one(entries, cuts, max_entries, max_bytes):
-    """A Batcher fed whole records (chunks of any size) makes the batches it makes entry by entry."""
-    chunked = Batcher(max_entries=max_entries, max_bytes=max_bytes)
+    """A batcher fed whole records (chunks of any size) makes the batches it makes entry by entry."""
+    chunked = batcher(max_entries=max_entries, max_bytes=max_bytes)
     batches, start = [], 0
     for cut in [*cuts, len(entries)]:
         batches += chunked.add(iter(entries[start : start + cut]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -193,9 +194,9 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
             raise RuntimeError(f"{label}: the intake received {row['intake_received_entries']} of {row['events']}")
         steal_before = cpu_ticks()
         contenders: dict[str, Callable[[], object]] = {
-            "floor": lambda event=event: floor(event),
-            "seed": lambda event=event: run_seed(event),
-            "logship": lambda event=event: run_logship(app, event),
+            "floor": functools.partial(floor, event),
+            "seed": functools.partial(run_seed, event),
+            "logship": functools.partial(run_logship, app, event),
         }
         samples: dict[str, list[float]] = {name: [] for name in contenders}
         for fn in contenders.values():  # warm-up

@@ -12,10 +12,6 @@ from __future__ import annotations
 LAMBDA_RESPONSE_HARD_LIMIT_BYTES = 6_291_556
 DEFAULT_RESPONSE_LIMIT_BYTES = 6_000_000
 
-# --- CloudWatch Logs ------------------------------------------------------
-# A single log event is at most 256 KiB (CloudWatch Logs quotas).
-CLOUDWATCH_MAX_EVENT_BYTES = 256 * 1024
-
 # --- Kinesis Data Firehose ------------------------------------------------
 # PutRecordBatch: 500 records, 4 MiB per call, 1,000 KiB per record (before
 # base64). Firehose API reference, PutRecordBatch.

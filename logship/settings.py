@@ -19,7 +19,7 @@ from logship.datadog.logs import LogsIntakeOptions
 from logship.datadog.sites import DEFAULT_SITE, logs_intake_url
 from logship.errors import ConfigError
 from logship.firehose.entries import EntryOptions
-from logship.firehose.redact import BUILTIN_RULES, MessageFilter, RedactRule
+from logship.firehose.redact import BUILTIN_RULES, DEFAULT_REPLACEMENT, MessageFilter, RedactRule
 from logship.firehose.reingest import REINGEST_RETRY
 from logship.firehose.s3_output import OutputOptions
 from logship.firehose.tags import DEFAULT_LOG_GROUP_PATTERN, DEFAULT_LOG_STREAM_PATTERN, TAG_FIELDS, TagOptions
@@ -294,7 +294,8 @@ class _Parser:
         try:
             items = json.loads(raw)
             rules = tuple(
-                RedactRule(re.compile(item["pattern"]), str(item.get("replacement", "[REDACTED]"))) for item in items
+                RedactRule(re.compile(item["pattern"]), str(item.get("replacement", DEFAULT_REPLACEMENT)))
+                for item in items
             )
         except (ValueError, TypeError, KeyError, re.error) as err:
             self.problems.append(f'{name} must be a JSON list of {{"pattern": ..., "replacement": ...}}: {err}')

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -138,6 +139,12 @@ class Section:
         """The last value of ``key`` (case-insensitive), as Fluent Bit keeps it."""
         found = [v for k, v in self.entries if k.lower() == key.lower()]
         return found[-1] if found else None
+
+    def value(self, key: str) -> str:
+        """The value of ``key``, which must be set."""
+        found = self.get(key)
+        assert found is not None, f"[{self.kind}] line {self.line} has no {key}"
+        return found
 
     @property
     def name(self) -> str | None:
@@ -297,18 +304,20 @@ def parsers() -> ClassicConfig:
 
 
 @pytest.fixture(scope="module")
-def task_definition() -> dict:
-    return json.loads(TASK_DEFINITION.read_text())
+def task_definition() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(TASK_DEFINITION.read_text())
+    return loaded
 
 
 def outputs(config: ClassicConfig) -> dict[str, Section]:
     return {s.name.lower(): s for s in config.of_kind("OUTPUT") if s.name}
 
 
-def router(task_definition: dict) -> dict:
+def router(task_definition: dict[str, Any]) -> dict[str, Any]:
     (container,) = [c for c in task_definition["containerDefinitions"]
                     if "firelensConfiguration" in c]
-    return container
+    found: dict[str, Any] = container
+    return found
 
 
 def fields_set_from_env(config: ClassicConfig) -> dict[str, str]:
@@ -442,12 +451,12 @@ def test_task_id_parser_extracts_the_id_from_both_arn_forms(parsers: ClassicConf
 def test_datadog_output_is_set_as_the_issue_requires(config: ClassicConfig) -> None:
     """Datadog gets TLS, gzip, the API key and dd_* from env, message from 'log' and ECS tags."""
     datadog = outputs(config)["datadog"]
-    assert datadog.get("tls").lower() == "on"
+    assert datadog.value("tls").lower() == "on"
     assert datadog.get("compress") == "gzip"
     assert datadog.get("apikey") == "${DD_API_KEY}"
     assert datadog.get("dd_service") == "${DD_SERVICE}"
     assert datadog.get("dd_source") == "${DD_SOURCE}"
-    assert "${DD_TAGS}" in datadog.get("dd_tags")
+    assert "${DD_TAGS}" in datadog.value("dd_tags")
     assert datadog.get("dd_message_key") == "log"
     assert datadog.get("provider") == "ecs"
 
@@ -455,7 +464,7 @@ def test_datadog_output_is_set_as_the_issue_requires(config: ClassicConfig) -> N
 def test_datadog_tags_use_the_lambda_paths_names(config: ClassicConfig) -> None:
     """System comes from dd_tags; application and task are added from container_name and the task ARN."""
     datadog = outputs(config)["datadog"]
-    tags = datadog.get("dd_tags").split(",")
+    tags = datadog.value("dd_tags").split(",")
     assert "system:${LOGSHIP_SYSTEM}" in tags
     copies = [v for s in config.of_kind("FILTER") if s.name == "modify"
               for k, v in s.entries if k.lower() == "copy"]
@@ -463,14 +472,14 @@ def test_datadog_tags_use_the_lambda_paths_names(config: ClassicConfig) -> None:
     task_filters = [s for s in config.of_kind("FILTER")
                     if s.name == "parser" and s.get("key_name") == "ecs_task_arn"]
     assert len(task_filters) == 1
-    assert task_filters[0].get("reserve_data").lower() == "on"
+    assert task_filters[0].value("reserve_data").lower() == "on"
 
 
 def test_json_logs_are_parsed_into_attributes(config: ClassicConfig, parsers: ClassicConfig) -> None:
     """A parser filter turns a JSON 'log' line into top-level fields and keeps the other keys."""
     (json_filter,) = [s for s in config.of_kind("FILTER")
                       if s.name == "parser" and s.get("key_name") == "log"]
-    assert json_filter.get("reserve_data").lower() == "on"
+    assert json_filter.value("reserve_data").lower() == "on"
     (parser,) = [s for s in parsers.sections if s.name == json_filter.get("parser")]
     assert parser.get("format") == "json"
 
@@ -513,7 +522,7 @@ def test_system_and_service_leave_datadog_application_and_task_alone(config: Cla
     assert not fields & {"application", "task", "log", "message", "ddsource", "ddtags"}
     datadog = outputs(config)["datadog"]
     assert datadog.get("dd_service") == "${DD_SERVICE}"
-    assert "system:${LOGSHIP_SYSTEM}" in datadog.get("dd_tags").split(",")
+    assert "system:${LOGSHIP_SYSTEM}" in datadog.value("dd_tags").split(",")
     assert datadog.get("dd_message_key") == "log"
 
 
@@ -530,26 +539,26 @@ def test_env_field_helper_reads_set_and_add_only() -> None:
 def test_service_sets_grace_health_and_filesystem_buffering(config: ClassicConfig) -> None:
     """[SERVICE] sets Grace, the health endpoint and a storage path; outputs bound retries and disk use."""
     (service,) = config.of_kind("SERVICE")
-    assert 0 < int(service.get("grace")) < 45  # below the sidecar's stopTimeout
-    assert service.get("http_server").lower() == "on"
+    assert 0 < int(service.value("grace")) < 45  # below the sidecar's stopTimeout
+    assert service.value("http_server").lower() == "on"
     assert service.get("http_port") == "2020"
-    assert service.get("health_check").lower() == "on"
+    assert service.value("health_check").lower() == "on"
     assert service.get("storage.path")
-    assert int(service.get("storage.max_chunks_up")) <= 32
+    assert int(service.value("storage.max_chunks_up")) <= 32
     (rewrite,) = [s for s in config.of_kind("FILTER") if s.name == "rewrite_tag"]
     assert rewrite.get("emitter_storage.type") == "filesystem"
     for output in outputs(config).values():
-        assert output.get("retry_limit").isdigit()
-        assert 0 < int(output.get("retry_limit")) <= 20
-        assert re.fullmatch(r"\d+[KMG]", output.get("storage.total_limit_size"))
+        assert output.value("retry_limit").isdigit()
+        assert 0 < int(output.value("retry_limit")) <= 20
+        assert re.fullmatch(r"\d+[KMG]", output.value("storage.total_limit_size"))
 
 
 def test_grace_fits_inside_the_task_definitions_stop_timeout(
-    config: ClassicConfig, task_definition: dict
+    config: ClassicConfig, task_definition: dict[str, Any]
 ) -> None:
     """Fluent Bit's Grace ends before ECS kills the sidecar at its stopTimeout."""
     (service,) = config.of_kind("SERVICE")
-    assert int(service.get("grace")) < router(task_definition)["stopTimeout"] <= 120
+    assert int(service.value("grace")) < router(task_definition)["stopTimeout"] <= 120
 
 
 def test_match_patterns_catch_firelens_tags(config: ClassicConfig) -> None:
@@ -625,7 +634,7 @@ def test_env_reference_scan_finds_variables() -> None:
 # --- The task definition example --------------------------------------------
 
 
-def test_task_definition_has_the_fields_ecs_requires(task_definition: dict) -> None:
+def test_task_definition_has_the_fields_ecs_requires(task_definition: dict[str, Any]) -> None:
     """The example is a Fargate task definition: family, containers with name and image, cpu, memory, awsvpc."""
     assert task_definition["family"]
     assert task_definition["requiresCompatibilities"] == ["FARGATE"]
@@ -640,7 +649,7 @@ def test_task_definition_has_the_fields_ecs_requires(task_definition: dict) -> N
         assert ":latest" not in container["image"] and ":stable" not in container["image"]
 
 
-def test_task_definition_wires_the_app_through_firelens(task_definition: dict) -> None:
+def test_task_definition_wires_the_app_through_firelens(task_definition: dict[str, Any]) -> None:
     """Apps log through awsfirelens; the router loads logship.conf from the image with config-file-type file."""
     log_router = router(task_definition)
     assert log_router["essential"] is True
@@ -654,7 +663,7 @@ def test_task_definition_wires_the_app_through_firelens(task_definition: dict) -
         assert app["logConfiguration"]["logDriver"] == "awsfirelens"
 
 
-def test_task_definition_env_matches_the_config(task_definition: dict, config_text: str) -> None:
+def test_task_definition_env_matches_the_config(task_definition: dict[str, Any], config_text: str) -> None:
     """The router's environment and secrets provide exactly the variables the config reads; the key comes from SSM."""
     log_router = router(task_definition)
     plain = {e["name"] for e in log_router["environment"]}
@@ -666,7 +675,7 @@ def test_task_definition_env_matches_the_config(task_definition: dict, config_te
 
 
 def test_task_definition_health_check_uses_the_fluent_bit_endpoint(
-    task_definition: dict, config: ClassicConfig
+    task_definition: dict[str, Any], config: ClassicConfig
 ) -> None:
     """The router's health check calls /api/v1/health on the port the config opens."""
     (service,) = config.of_kind("SERVICE")
@@ -676,7 +685,7 @@ def test_task_definition_health_check_uses_the_fluent_bit_endpoint(
     assert f":{service.get('http_port')}/api/v1/health" in SIDECAR_DOCKERFILE.read_text()
 
 
-def test_iam_policies_grant_only_what_the_sidecar_needs(task_definition: dict) -> None:
+def test_iam_policies_grant_only_what_the_sidecar_needs(task_definition: dict[str, Any]) -> None:
     """Task role: PutRecordBatch on the one stream; execution role: GetParameters on the one parameter and kms:Decrypt."""
     log_router = router(task_definition)
     stream = next(e["value"] for e in log_router["environment"] if e["name"] == "DELIVERY_STREAM")

@@ -23,9 +23,6 @@ from logship.firehose.subscription import LogBatch
 from logship.firehose.tags import StreamTags
 
 TRUNCATION_MARKER = "...[TRUNCATED]"
-# Keys Datadog's status remapper reads, plus ``loglevel`` (the original design's
-# apps log ``loglevel:error``; Datadog does not read it by default).
-STATUS_KEYS = ("status", "level", "loglevel", "severity")
 # Where a numeric ``status`` (an HTTP code, usually) is kept when ``status`` is
 # set to a level.
 STATUS_CODE_KEY = "status_code"

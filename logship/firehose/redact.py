@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 import re
 
+#: What a user rule puts in place of a match unless it says otherwise.
+DEFAULT_REPLACEMENT = "[REDACTED]"
+
 
 @dataclasses.dataclass(frozen=True)
 class RedactRule:
     """One redaction: every match of ``pattern`` becomes ``replacement``."""
 
     pattern: re.Pattern[str]
-    replacement: str = "[REDACTED]"
+    replacement: str = DEFAULT_REPLACEMENT
 
 # Built-in rules, as the Datadog Forwarder offers (REDACT_EMAIL, REDACT_IP).
 BUILTIN_RULES: dict[str, RedactRule] = {

@@ -29,6 +29,8 @@ _TAG_MAX_CHARS = 200
 _PARTITION_BAD_CHARS = re.compile(r"[^A-Za-z0-9._\-]")
 # An ECS task id: 32 hex digits (new ARN format) or a UUID (old format).
 _ECS_TASK_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+# An awslogs stream ends in <container>/<task-id>.
+_CONTAINER_AND_TASK = 2
 _DEFAULT_GROUP = re.compile(DEFAULT_LOG_GROUP_PATTERN)
 _DEFAULT_STREAM = re.compile(DEFAULT_LOG_STREAM_PATTERN)
 
@@ -137,6 +139,6 @@ def _group_fallback(log_group: str) -> dict[str, str | None]:
 
 def _stream_fallback(log_stream: str) -> dict[str, str | None]:
     parts = [part for part in log_stream.split("/") if part]
-    if len(parts) >= 2 and _ECS_TASK_ID.match(parts[-1]):
+    if len(parts) >= _CONTAINER_AND_TASK and _ECS_TASK_ID.match(parts[-1]):
         return {"application": parts[-2], "task": parts[-1]}
     return {}

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import sys
 import time
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -60,7 +61,7 @@ def run_demo(*, size: int, response_limit: int, seed: int, verbose: bool) -> int
         _show_s3(first.response)
         print(
             f"== Datadog intake received {len(intake.entries)} entries in "
-            f"{sum(1 for r in intake.requests if r.status == 202)} requests; first one:"
+            f"{sum(1 for r in intake.requests if r.status == HTTPStatus.ACCEPTED)} requests; first one:"
         )
         print("   " + orjson.dumps(intake.entries[0]).decode()[:400])
         total_s3 = counts.events_to_s3

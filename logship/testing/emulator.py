@@ -18,6 +18,7 @@ import dataclasses
 import threading
 import time
 import zlib
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -76,8 +77,7 @@ class IntakeEmulator:
         #: TCP connections accepted so far (kept-alive clients reuse theirs).
         self.connections = 0
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self)
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------
@@ -186,72 +186,88 @@ def _decompress(encoding: str, body: bytes) -> bytes:
     return body
 
 
-def _handler_for(emulator: IntakeEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as the real intake
-        # Headers and body go out in two writes; without this, Nagle's algorithm
-        # holds the body for the client's delayed ACK (about 40 ms per request).
-        disable_nagle_algorithm = True
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, knowing the emulator it serves."""
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            """Stay quiet: tests and demos print what matters themselves."""
+    daemon_threads = True
 
-        def setup(self) -> None:
-            super().setup()
+    def __init__(self, address: tuple[str, int], emulator: IntakeEmulator) -> None:
+        super().__init__(address, _Handler)
+        self.emulator = emulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection: the intake path, and the ``/logship/...`` paths that inspect and script the emulator."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real intake
+    # Headers and body go out in two writes; without this, Nagle's algorithm
+    # holds the body for the client's delayed ACK (about 40 ms per request).
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Stay quiet: tests and demos print what matters themselves."""
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.emulator.lock:
+            self.server.emulator.connections += 1
+
+    def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _path(self) -> str:
+        return self.path.split("?")[0]
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        emulator = self.server.emulator
+        if self._path() == "/logship/faults":
+            self._configure(body)
+            return
+        if self._path() != INTAKE_PATH:
+            self._reply(HTTPStatus.NOT_FOUND, {}, b'{"errors":["not found"]}')
+            return
+        status, headers, answer = emulator.handle({k.lower(): v for k, v in self.headers.items()}, body)
+        if status == 0:
+            self.close_connection = True
+            self.connection.close()
+            return
+        self._reply(status, headers, answer)
+
+    def do_GET(self) -> None:
+        emulator = self.server.emulator
+        if self._path() == "/logship/entries":
             with emulator.lock:
-                emulator.connections += 1
+                body = orjson.dumps(emulator.entries)
+            self._reply(HTTPStatus.OK, {}, body)
+        elif self._path() == "/logship/requests":
+            with emulator.lock:
+                body = orjson.dumps([dataclasses.asdict(r) for r in emulator.requests])
+            self._reply(HTTPStatus.OK, {}, body)
+        else:
+            self._reply(HTTPStatus.NOT_FOUND, {}, b'{"errors":["not found"]}')
 
-        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def do_DELETE(self) -> None:
+        self.server.emulator.reset()
+        self._reply(HTTPStatus.OK, {}, b"{}")
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
-            if self.path.split("?")[0] == "/logship/faults":
-                self._configure(body)
-                return
-            if self.path.split("?")[0] != INTAKE_PATH:
-                self._reply(404, {}, b'{"errors":["not found"]}')
-                return
-            status, headers, answer = emulator.handle({k.lower(): v for k, v in self.headers.items()}, body)
-            if status == 0:
-                self.close_connection = True
-                self.connection.close()
-                return
-            self._reply(status, headers, answer)
-
-        def do_GET(self) -> None:
-            if self.path.split("?")[0] == "/logship/entries":
-                with emulator.lock:
-                    body = orjson.dumps(emulator.entries)
-                self._reply(200, {}, body)
-            elif self.path.split("?")[0] == "/logship/requests":
-                with emulator.lock:
-                    body = orjson.dumps([dataclasses.asdict(r) for r in emulator.requests])
-                self._reply(200, {}, body)
-            else:
-                self._reply(404, {}, b'{"errors":["not found"]}')
-
-        def do_DELETE(self) -> None:
-            emulator.reset()
-            self._reply(200, {}, b"{}")
-
-        def _configure(self, body: bytes) -> None:
-            """``POST /logship/faults``: statuses, retry_after, delay, poison, reject_above_bytes."""
-            doc = orjson.loads(body or b"{}")
-            emulator.fail_next(*doc.get("statuses", []), retry_after=doc.get("retry_after"))
-            if "delay" in doc:
-                emulator.delay = float(doc["delay"])
-            if "poison" in doc:
-                emulator.poison = doc["poison"]
-            if "reject_above_bytes" in doc:
-                emulator.reject_above_bytes = doc["reject_above_bytes"]
-            self._reply(200, {}, b"{}")
-
-    return Handler
+    def _configure(self, body: bytes) -> None:
+        """``POST /logship/faults``: statuses, retry_after, delay, poison, reject_above_bytes."""
+        emulator = self.server.emulator
+        doc = orjson.loads(body or b"{}")
+        emulator.fail_next(*doc.get("statuses", []), retry_after=doc.get("retry_after"))
+        if "delay" in doc:
+            emulator.delay = float(doc["delay"])
+        if "poison" in doc:
+            emulator.poison = doc["poison"]
+        if "reject_above_bytes" in doc:
+            emulator.reject_above_bytes = doc["reject_above_bytes"]
+        self._reply(HTTPStatus.OK, {}, b"{}")

@@ -52,16 +52,23 @@ _WORDS = [
 _UNICODE = ("ユーザー", "注文完了", "café", "naïve", "Größe", "📦", "✅", "Ωmega", "日本語ログ")
 _SYSTEMS = ("cron", "web", "batch", "api")
 _LEVELS = ("info", "info", "info", "debug", "warn", "error", "fatal")
+# Shares of the mix: messages with a unicode word, JSON logs naming their level
+# "loglevel" (the rest "level"), JSON logs with an HTTP status, streams outside
+# the naming convention.
+_UNICODE_SHARE = 0.15
+_LOGLEVEL_SHARE = 0.5
+_HTTP_STATUS_SHARE = 0.3
+_UNCONVENTIONAL_SHARE = 0.05
 
 
 def _message(rng: random.Random, service: str, json_share: float) -> str:
     words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, 14)))
-    if rng.random() < 0.15:
+    if rng.random() < _UNICODE_SHARE:
         words += " " + rng.choice(_UNICODE)
     if rng.random() >= json_share:
         return f"{rng.choice(['INFO', 'WARN', 'ERROR'])} [{service}] {words}"
     doc: dict[str, Any] = {
-        "loglevel" if rng.random() < 0.5 else "level": rng.choice(_LEVELS),
+        "loglevel" if rng.random() < _LOGLEVEL_SHARE else "level": rng.choice(_LEVELS),
         "msg": words,
         "request": {
             "id": uuid.UUID(int=rng.getrandbits(128)).hex,
@@ -71,7 +78,7 @@ def _message(rng: random.Random, service: str, json_share: float) -> str:
         },
         "user": {"id": rng.randint(1, 10**6), "name": rng.choice(_UNICODE)},
     }
-    if rng.random() < 0.3:
+    if rng.random() < _HTTP_STATUS_SHARE:
         doc["status"] = rng.choice([200, 201, 404, 500])
     return orjson.dumps(doc).decode()
 
@@ -159,7 +166,7 @@ def generate_event(
     while total < target_bytes:
         system, service, container = rng.choice(names)
         task = uuid.UUID(int=rng.getrandbits(128)).hex
-        if rng.random() < 0.05:  # a group outside the convention
+        if rng.random() < _UNCONVENTIONAL_SHARE:  # a group outside the convention
             group, log_stream = f"/aws/lambda/{service}", f"2024/01/01/[$LATEST]{task}"
         else:
             group, log_stream = f"/{system}/{service}", f"/{system}/{service}/{container}/{task}"

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import orjson
 from conftest import FakeContext, command_env, data_record, firehose_event, load_fixture
@@ -20,7 +21,7 @@ from logship.testing.synth import generate_event
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def s3_lines(record: dict) -> list[str]:
+def s3_lines(record: dict[str, Any]) -> list[str]:
     return zlib.decompress(base64.b64decode(record["data"]), wbits=31).decode().splitlines()
 
 
@@ -254,3 +255,22 @@ def test_importing_the_handler_does_no_network_io_and_builds_no_client():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "clean"
+
+
+def test_the_lambda_path_loads_no_dev_kit_module(intake, tmp_path):
+    """Importing the handler and handling an event loads nothing of logship.testing, http.server or moto."""
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(firehose_event([data_record("r1", ['{"level":"info","msg":"hi"}'])])))
+    code = (
+        "import json, sys\n"
+        "import handlers.firehose\n"
+        "response = handlers.firehose.handler(json.load(open(sys.argv[1])), None)\n"
+        "assert [r['result'] for r in response['records']] == ['Ok']\n"
+        "dev = sorted(m for m in sys.modules if m.startswith(('logship.testing', 'http.server', 'moto', 'hypothesis')))\n"
+        "print(','.join(dev) or 'clean')\n"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "DD_URL": intake.url, "DD_API_KEY": "k"}
+    out = subprocess.run([sys.executable, "-c", code, str(event)], capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "clean"
+    assert len(intake.entries) == 1

@@ -23,7 +23,7 @@ from logship.settings import Settings
 from logship.testing.emulator import IntakeEmulator
 from logship.testing.synth import firehose_event, firehose_record, subscription_payload
 
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)
+TEXT = st.text(st.characters(codec="utf-8"), max_size=300)
 HUGE = st.integers(20_000, 120_000).map(lambda n: "h" * n)
 
 

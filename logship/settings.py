@@ -1,4 +1,4 @@
-"""Settings: every environment variable logship reads, parsed once into a frozen object.
+"""Settings: every environment variable logship reads, parsed once into a frozen tree of each step's options.
 
 The names below are the only place an environment variable is spelled. The
 original design's names (``DD_TAGS``, ``ONLY_JSON``, ``DD_SOURCE``, ...) are kept;

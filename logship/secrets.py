@@ -23,6 +23,8 @@ ClientFactory = Callable[[str], Any]
 
 #: JSON fields a Secrets Manager secret may hold the Datadog API key in.
 DD_API_KEY_FIELDS = ("DD_API_KEY", "dd_api_key", "api_key", "apiKey")
+#: ... and the application key.
+DD_APP_KEY_FIELDS = ("DD_APP_KEY", "dd_app_key", "app_key", "appKey", "application_key")
 
 
 def boto3_client_factory(region: str | None = None) -> ClientFactory:

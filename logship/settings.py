@@ -15,8 +15,9 @@ import re
 from collections.abc import Mapping
 
 from logship import limits
+from logship.datadog.api import ApiOptions
 from logship.datadog.logs import LogsIntakeOptions
-from logship.datadog.sites import DEFAULT_SITE, logs_intake_url
+from logship.datadog.sites import DEFAULT_SITE, api_url, logs_intake_url
 from logship.errors import ConfigError
 from logship.firehose.entries import EntryOptions
 from logship.firehose.redact import BUILTIN_RULES, DEFAULT_REPLACEMENT, MessageFilter, RedactRule
@@ -25,7 +26,7 @@ from logship.firehose.s3_output import OutputOptions
 from logship.firehose.tags import DEFAULT_LOG_GROUP_PATTERN, DEFAULT_LOG_STREAM_PATTERN, TAG_FIELDS, TagOptions
 from logship.firehose.transform import TransformOptions
 from logship.retry import RetryPolicy
-from logship.secrets import SecretSource
+from logship.secrets import DD_APP_KEY_FIELDS, SecretSource
 
 # --- Datadog ----------------------------------------------------------------
 DD_API_KEY = "DD_API_KEY"
@@ -33,6 +34,10 @@ DD_API_KEY_SSM_NAME = "DD_API_KEY_SSM_NAME"
 DD_API_KEY_SECRET_ARN = "DD_API_KEY_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
 DD_SITE = "DD_SITE"
 DD_URL = "DD_URL"
+DD_API_URL = "DD_API_URL"
+DD_APP_KEY = "DD_APP_KEY"
+DD_APP_KEY_SSM_NAME = "DD_APP_KEY_SSM_NAME"
+DD_APP_KEY_SECRET_ARN = "DD_APP_KEY_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
 DD_SOURCE = "DD_SOURCE"
 DD_TAGS = "DD_TAGS"
 ONLY_JSON = "ONLY_JSON"
@@ -67,6 +72,10 @@ ALL_ENV_NAMES: tuple[str, ...] = (
     DD_API_KEY_SECRET_ARN,
     DD_SITE,
     DD_URL,
+    DD_API_URL,
+    DD_APP_KEY,
+    DD_APP_KEY_SSM_NAME,
+    DD_APP_KEY_SECRET_ARN,
     DD_SOURCE,
     DD_TAGS,
     ONLY_JSON,
@@ -113,6 +122,10 @@ class Settings:
     tags: tuple[str, ...] = ()
     #: The logs intake: URL (``DD_URL`` or the site's), concurrency, timeouts, retries.
     logs: LogsIntakeOptions = LogsIntakeOptions()
+    #: Datadog's API (events, monitors, metrics): ``DD_API_URL`` or ``https://api.<site>``.
+    api: ApiOptions = ApiOptions()
+    #: The application key monitors as code need (``DD_APP_KEY``, ``_SSM_NAME``, ``_SECRET_ARN``).
+    app_key: SecretSource = SecretSource(env_name=DD_APP_KEY, json_fields=DD_APP_KEY_FIELDS)
     #: Decode, tags, entries, S3 output and the response budget.
     transform: TransformOptions = TransformOptions()
     #: Retries of re-ingest calls (``LOGSHIP_REINGEST_MAX_ATTEMPTS``).
@@ -150,6 +163,14 @@ class Settings:
             ),
             site=site,
             tags=tags,
+            api=ApiOptions(url=api_url(site, parser.text(DD_API_URL))),
+            app_key=SecretSource(
+                env_name=DD_APP_KEY,
+                value=parser.text(DD_APP_KEY),
+                ssm_name=parser.text(DD_APP_KEY_SSM_NAME),
+                secret_arn=parser.text(DD_APP_KEY_SECRET_ARN),
+                json_fields=DD_APP_KEY_FIELDS,
+            ),
             logs=LogsIntakeOptions(
                 url=logs_intake_url(site, parser.text(DD_URL)),
                 concurrency=parser.integer(LOGSHIP_DD_CONCURRENCY, 4, low=1, high=32),

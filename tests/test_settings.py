@@ -82,3 +82,11 @@ def test_all_env_names_are_unique_and_complete():
     """ALL_ENV_NAMES lists each variable once, including the original design's names."""
     assert len(set(ALL_ENV_NAMES)) == len(ALL_ENV_NAMES)
     assert {"DD_TAGS", "ONLY_JSON", "DD_SOURCE", "DD_API_KEY", "DD_SITE", "DD_URL"} <= set(ALL_ENV_NAMES)
+
+
+def test_the_api_url_follows_the_site_unless_dd_api_url_is_set():
+    """DD_API_URL (the Forwarder's name) overrides https://api.<DD_SITE>; the app key has its own sources."""
+    assert Settings.from_env({"DD_SITE": "datadoghq.eu"}).api.url == "https://api.datadoghq.eu"
+    settings = Settings.from_env({"DD_API_URL": "http://127.0.0.1:8080/", "DD_APP_KEY_SSM_NAME": "/dd/app"})
+    assert settings.api.url == "http://127.0.0.1:8080"
+    assert settings.app_key.describe() == "SSM parameter /dd/app"

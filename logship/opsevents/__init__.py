@@ -5,6 +5,7 @@ The flow is interpret -> route -> build payloads, all pure:
 - :func:`interpret` reads a Lambda payload (an EventBridge event, or SNS records
   holding them) into one :class:`OpsEvent` or :class:`Skipped` per event;
 - :class:`RoutingOptions` says what is ignored and which severities go to Slack;
+- :class:`RecentKeys` remembers what a warm container already sent;
 - :func:`datadog_event` and :func:`slack_message` build the request bodies.
 
 Sending (the Events API, the Slack webhook), settings and the handler live
@@ -13,6 +14,7 @@ elsewhere and use these. Importing this package does no I/O.
 
 from logship.opsevents.classify import Classification, classify_stopped_task
 from logship.opsevents.datadog_payload import datadog_event
+from logship.opsevents.dedup import RecentKeys
 from logship.opsevents.envelope import Envelope, unwrap
 from logship.opsevents.interpret import interpret
 from logship.opsevents.model import (
@@ -39,6 +41,7 @@ __all__ = [
     "Kind",
     "Link",
     "OpsEvent",
+    "RecentKeys",
     "RoutingOptions",
     "Severity",
     "SkipReason",

@@ -20,9 +20,10 @@ ERROR, WARNING, SUCCESS, INFO = Severity.ERROR, Severity.WARNING, Severity.SUCCE
 # An approval action that FAILED was rejected (or misconfigured), which is a warning.
 # ECS deployment events: ECS Developer Guide, "Amazon ECS service deployment state
 # change events"; ROLLBACK is logship's name for an IN_PROGRESS event whose reason
-# says the circuit breaker is rolling back. ECS service actions are keyed by eventName;
-# an eventName missing here falls back to its eventType (ERROR, WARN, INFO) in the
-# ECS parser. Step Functions: DescribeExecution status values.
+# says the circuit breaker is rolling back. ECS service actions are keyed by eventName
+# (ECS Developer Guide, "Amazon ECS service action events"); the SERVICE_ACTION keys
+# ERROR, WARN and INFO are ECS eventType values, used for a deployment or service action
+# whose eventName is not listed. Step Functions: DescribeExecution status values.
 SEVERITY: Mapping[tuple[Kind, str], Severity] = {
     # --- ECS stopped tasks, by classifier category ---------------------------
     (Kind.TASK, StopCategory.COMPLETED): SUCCESS,

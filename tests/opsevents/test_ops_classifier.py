@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from logship.opsevents import ContainerFact, Severity, StopCategory, classify_stopped_task
-from logship.opsevents.classify import EXIT_CODE_HINTS, LABELS, REASON_RULES, exit_code_hint
+from logship.opsevents.classify import (
+    EXIT_CODE_HINTS,
+    LABELS,
+    REASON_RULES,
+    SCHEDULER_RULES,
+    STOP_CODES,
+    exit_code_hint,
+)
 from logship.opsevents.model import Kind
 from logship.opsevents.severity import SEVERITY
 
@@ -144,3 +153,14 @@ def test_exit_code_hints(code, words):
         assert hint is not None and words in hint
     if code in EXIT_CODE_HINTS:
         assert hint == EXIT_CODE_HINTS[code]
+
+
+def test_the_docs_table_names_every_category_and_prefix():
+    """docs/opsevents.md's classifier table lists every category, reason prefix and stop code the code knows."""
+    doc = (Path(__file__).parents[2] / "docs" / "opsevents.md").read_text(encoding="utf-8")
+    for category in StopCategory:
+        assert f"`{category.value}`" in doc, category
+    for rule in (*REASON_RULES, *SCHEDULER_RULES):
+        assert rule.prefix in doc, rule.prefix
+    for code in STOP_CODES:
+        assert f"`{code}`" in doc, code

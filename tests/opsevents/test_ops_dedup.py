@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from opsfixtures import SHOW_ALL, fixture
 
@@ -39,6 +39,7 @@ def test_a_bound_below_one_is_refused():
         RecentKeys(max_keys=0)
 
 
+@settings(deadline=None)
 @given(st.lists(st.text(max_size=5), max_size=200), st.integers(1, 20))
 def test_never_holds_more_than_its_bound_and_keeps_the_newest(keys_added, bound):
     """Whatever is remembered, the store holds at most its bound, and the last key remembered is always there."""

@@ -118,28 +118,28 @@ def check(payload: Any, options: RoutingOptions) -> None:
         slack_limits_hold(slack_message(outcome))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(JSON, OPTIONS)
 def test_any_json_value_never_raises(payload, options):
     """Any JSON value as the Lambda's payload gives OpsEvents or Skipped, never an exception."""
     check(payload, options)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(TEXT, JSON, max_size=10), OPTIONS)
 def test_any_json_object_never_raises(payload, options):
     """Any JSON object, including ones with Records, gives OpsEvents or Skipped, never an exception."""
     check(payload, options)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(event_shaped(), OPTIONS)
 def test_known_event_types_with_any_detail_never_raise_and_keep_limits(payload, options):
     """Every reader, given a detail of any shape, reads it without an error and its payloads keep the limits."""
     check(payload, options)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated_fixtures(), OPTIONS)
 def test_real_events_with_any_field_changed_never_raise_and_keep_limits(payload, options):
     """The fixtures with fields replaced by any JSON, huge values or nothing still read, within every limit."""
@@ -153,7 +153,7 @@ def _comparable(outcome: OpsEvent | Skipped) -> Any:
     return outcome.reason
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated_fixtures())
 def test_sns_wrapping_gives_the_same_outcome_as_the_bare_event(payload):
     """An event read through an SNS record gives the same ops event as the event itself."""
@@ -194,7 +194,7 @@ OPS_EVENTS = st.builds(
 )
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(OPS_EVENTS)
 def test_any_ops_event_gives_payloads_within_every_limit(ops):
     """Whatever an OpsEvent holds, the Datadog body and the Slack message keep every documented limit."""

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 EMPTY: Mapping[str, Any] = {}
+# A longer digit string is not a count, a version or an exit code: leave it a string.
+_MAX_INTEGER_DIGITS = 30
 
 
 def mapping(value: Any, key: str) -> Mapping[str, Any]:
@@ -61,7 +63,7 @@ def as_integer(found: Any) -> int | None:
     if isinstance(found, str):
         stripped = found.strip()
         digits = stripped.removeprefix("-")
-        if digits.isascii() and digits.isdigit() and len(digits) <= 30:
+        if digits.isascii() and digits.isdigit() and len(digits) <= _MAX_INTEGER_DIGITS:
             return int(stripped)
     return None
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 
+# arn:<partition>:<service>:<region>:<account>:<resource>
+_ARN_PARTS = 6
+# A task definition revision is a count; more digits than this is not one.
+_MAX_REVISION_DIGITS = 11
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Arn:
@@ -23,8 +28,8 @@ class Arn:
 
 def parse_arn(value: str) -> Arn:
     """Split an ARN; a value that is not one gives an empty Arn."""
-    parts = value.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
+    parts = value.split(":", _ARN_PARTS - 1)
+    if len(parts) != _ARN_PARTS or parts[0] != "arn":
         return Arn()
     return Arn(parts[1], parts[2], parts[3], parts[4], parts[5])
 
@@ -55,7 +60,7 @@ def ecs_task_id(task_arn: str) -> str:
 def ecs_service_names(service_arn: str) -> tuple[str, str]:
     """``(cluster, service)`` from a service ARN; the cluster is empty for the old short format."""
     path = resource_path(service_arn, "service")
-    if len(path) >= 2:
+    if len(path) > 1:
         return path[-2], path[-1]
     if len(path) == 1:
         return "", path[0]
@@ -70,7 +75,8 @@ def task_definition(task_definition_arn: str) -> tuple[str, int | None]:
     family, _, revision = path[-1].rpartition(":")
     if not family:
         return revision, None
-    return family, int(revision) if revision.isascii() and revision.isdigit() and len(revision) < 12 else None
+    counted = revision.isascii() and revision.isdigit() and len(revision) <= _MAX_REVISION_DIGITS
+    return family, int(revision) if counted else None
 
 
 def last_segment(arn: str, separator: str = ":") -> str:

@@ -45,6 +45,8 @@ STOP_CODES = (
 )
 
 # Exit codes of a process killed by a signal: 128 + the signal number.
+SIGNAL_EXIT_BASE = 128
+MAX_SIGNAL = 64  # Linux signals are 1-64 (real-time ones included)
 EXIT_SIGKILL = 137
 EXIT_SIGTERM = 143
 # Exit codes that do not by themselves show a failure: none, 0, and the signals
@@ -262,8 +264,8 @@ def exit_code_hint(exit_code: int | None) -> str | None:
         return None
     if exit_code in EXIT_CODE_HINTS:
         return EXIT_CODE_HINTS[exit_code]
-    if 128 < exit_code < 160:
-        return f"killed by signal {exit_code - 128} (exit {exit_code})"
+    if SIGNAL_EXIT_BASE < exit_code <= SIGNAL_EXIT_BASE + MAX_SIGNAL:
+        return f"killed by signal {exit_code - SIGNAL_EXIT_BASE} (exit {exit_code})"
     return f"the application exited with status {exit_code}: read its logs just before the exit"
 
 

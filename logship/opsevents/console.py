@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+# A URL found in an event longer than this is not a console link.
+URL_MAX_CHARS = 2_000
 # A region is letters, digits and dashes (us-east-1, cn-north-1, us-gov-west-1).
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z0-9]+)+-\d+$")
 
@@ -128,7 +130,7 @@ def cloudwatch_log_stream(region: str, group: str, stream: str) -> str | None:
 
 def safe_url(url: str) -> str | None:
     """A URL taken from an event, kept only when it is ``https://`` and has no whitespace or angle brackets."""
-    if not url.startswith("https://") or len(url) > 2_000:
+    if not url.startswith("https://") or len(url) > URL_MAX_CHARS:
         return None
     if any(ch.isspace() or ch in "<>|\"'`" for ch in url):
         return None

@@ -25,6 +25,8 @@ from logship.opsevents.model import Skipped, SkipReason
 
 # An SNS message is at most 256 KiB (SNS quotas); a larger string is not an SNS message.
 SNS_MESSAGE_MAX_BYTES = 256 * 1024
+# An ISO 8601 time with fractions and an offset is about 35 characters; longer is not one.
+_TIME_MAX_CHARS = 64
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ class Envelope:
 
 def parse_time(value: str) -> datetime | None:
     """An ISO 8601 time (EventBridge writes ``2020-01-23T17:57:58Z``) as an aware UTC datetime; None if not one."""
-    if not value or len(value) > 64:
+    if not value or len(value) > _TIME_MAX_CHARS:
         return None
     try:
         parsed = datetime.fromisoformat(value)

@@ -47,11 +47,13 @@ class ExecutionStatusChange:
 
         Without one, from the execution ARN (``...:execution:<state machine>:<execution>``).
         """
-        resource = arns.parse_arn(self.state_machine_arn).resource.split(":")
-        if len(resource) >= 2 and resource[0] == "stateMachine" and resource[1]:
-            return resource[1]
-        resource = arns.parse_arn(self.execution_arn).resource.split(":")
-        return resource[1] if len(resource) >= 3 and resource[0] in ("execution", "express") else ""
+        kind, _, rest = arns.parse_arn(self.state_machine_arn).resource.partition(":")
+        name = rest.partition(":")[0]
+        if kind == "stateMachine" and name:
+            return name
+        kind, _, rest = arns.parse_arn(self.execution_arn).resource.partition(":")
+        name, separator, _ = rest.partition(":")
+        return name if kind in ("execution", "express") and separator else ""
 
 
 def _epoch_ms(value: int | None) -> datetime | None:

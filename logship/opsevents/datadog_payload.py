@@ -60,7 +60,7 @@ def _container_line(container: ContainerFact) -> str:
     if container.reason:
         line += f" - {md(truncate(container.reason, _REASON_MAX_CHARS))}"
     if container.hint:
-        line += f" _({md(container.hint)})_"
+        line += f" _({md(truncate(container.hint, _REASON_MAX_CHARS))})_"
     return line
 
 
@@ -71,9 +71,15 @@ def event_text(event: OpsEvent) -> str:
         head.append(f"**What to do:** {md(truncate(event.hint, _SUMMARY_MAX_CHARS))}")
     details = [f"- **{md(f.label)}:** {md(truncate(f.value, _FACT_MAX_CHARS))}" for f in event.facts]
     if event.containers:
-        details.append("")
-        details.append("**Containers**")
-        details.extend(_container_line(c) for c in event.containers)
+        details.extend(("", "**Containers**"))
+        size = sum(len(line) + 1 for line in details)
+        for index, container in enumerate(event.containers):
+            if size > limits.DATADOG_EVENT_TEXT_MAX_CHARS:  # the rest could not be shown: count it instead
+                details.append(f"- ... and {len(event.containers) - index:,} more containers: see the task's page")
+                break
+            line = _container_line(container)
+            details.append(line)
+            size += len(line) + 1
     tail_parts = []
     if event.links:
         tail_parts.append(" | ".join(f"[{md(link.label)}]({_md_url(link.url)})" for link in event.links))

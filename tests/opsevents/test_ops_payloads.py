@@ -8,9 +8,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from opsfixtures import datadog_limits_hold, event, slack_limits_hold
+from datadog_api_client.v1.model.event_create_request import EventCreateRequest
+from opsfixtures import DD_TAGS, FIXTURE_NAMES, SHOW_ALL, datadog_limits_hold, event, fixture, slack_limits_hold
 
-from logship.opsevents import ContainerFact, Fact, Link, OpsEvent, Severity, datadog_event, slack_message
+from logship.opsevents import ContainerFact, Fact, Link, OpsEvent, Severity, datadog_event, interpret, slack_message
 from logship.opsevents.slack_payload import COLORS, FALLBACK_MAX_CHARS
 from logship.opsevents.truncate import clean, truncate
 
@@ -189,3 +190,16 @@ def test_slack_with_many_containers_counts_the_ones_it_does_not_show():
     blocks = slack_message(ops)["attachments"][0]["blocks"]
     assert sum(1 for b in blocks if b.get("text", {}).get("text", "").startswith("*c")) == 10
     assert any(b["type"] == "context" and "and 4 more containers" in b["elements"][0]["text"] for b in blocks)
+
+
+def test_datadog_body_is_accepted_by_datadog_api_client_for_every_fixture():
+    """Each body builds datadog-api-client's EventCreateRequest, whose own validations (text, key lengths) pass."""
+    built = 0
+    for name in FIXTURE_NAMES:
+        for outcome in interpret(fixture(name), SHOW_ALL, DD_TAGS):
+            if isinstance(outcome, OpsEvent):
+                for ops in (outcome, huge(outcome, size=5_000)):
+                    request = EventCreateRequest(**datadog_event(ops))
+                    assert request.alert_type.value == ops.severity.value
+                    built += 1
+    assert built > 100

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from logship.cli import check, demo, emulator, generate, process, replay
+from logship.cli import check, demo, emulator, events, generate, process, replay
 
-COMMANDS = (demo, generate, process, emulator, replay, check)
+COMMANDS = (demo, generate, process, emulator, replay, check, events)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay and print the report; exit 1 when something is left."""
+    from logship.cli.events import replays_opsevents, run_replay
+
+    if replays_opsevents(args.uri):  # <prefix>/opsevents/...: each message to its own sink
+        return run_replay(args)
     import boto3
 
     from logship.deadletter import RESTAMP_AFTER_SECONDS, replay

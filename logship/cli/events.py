@@ -1,0 +1,71 @@
+"""``logship events``: the ops events Lambda's commands; ``logship events demo`` runs it on local stand-ins."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the ``events`` subcommand (and its own subcommands) to ``sub``."""
+    events = sub.add_parser(
+        "events", help="ops events: ECS, CodePipeline, CodeBuild and Step Functions changes to Datadog and Slack"
+    )
+    commands = events.add_subparsers(dest="events_command", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="replay the fixture events through the Lambda's code into a local Datadog and a local Slack webhook",
+    )
+    demo.add_argument(
+        "--fixtures", type=Path, default=None, help="folder of event JSON files (default: the test fixtures)"
+    )
+    demo.add_argument("--full", action="store_true", help="print every Slack message in full")
+    demo.add_argument("--verbose", action="store_true", help="print logship's own JSON log lines")
+    demo.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo; one line and exit 2 when there are no fixtures to replay."""
+    from logship.testing.events_demo import DEFAULT_FIXTURES, fixture_files, run_events_demo
+
+    folder = args.fixtures or DEFAULT_FIXTURES
+    try:
+        fixture_files(folder)
+    except ValueError as err:
+        print(f"logship events demo: {err}", file=sys.stderr)
+        return 2
+    return run_events_demo(fixtures=folder, full=args.full, verbose=args.verbose)
+
+
+def replays_opsevents(uri: str) -> bool:
+    """Whether ``logship replay URI`` is for ops events: ``URI`` is at or under an ``opsevents`` folder."""
+    from logship.opsevents.deadletter import is_opsevents_uri
+
+    return is_opsevents_uri(uri)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """``logship replay s3://.../opsevents``: send each dead-lettered message to its own sink; exit 1 if any is left."""
+    import boto3
+    import orjson
+
+    from logship.jsonlog import configure_logging
+    from logship.opsevents.app import OpsEventsApp
+    from logship.opsevents.deadletter import RESTAMP_AFTER_SECONDS, replay
+    from logship.settings import Settings
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    with OpsEventsApp(settings) as app:
+        report = replay(
+            args.uri,
+            app.sinks,
+            boto3.client("s3"),
+            deadline_seconds=args.timeout,
+            restamp_after_seconds=None if args.keep_timestamps else RESTAMP_AFTER_SECONDS,
+        )
+    print(orjson.dumps(dataclasses.asdict(report)).decode())
+    return 0 if report.left == 0 else 1

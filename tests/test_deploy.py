@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import time
-import venv
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import decode
+from lambda_runtime import run_in_task_root, runtime_python
 from test_fluentbit import CONFIG as FLUENTBIT_CONFIG
 from test_fluentbit import fields_set_from_env, parse_classic
 
@@ -533,14 +533,79 @@ def test_zip_is_deterministic_and_leaves_out_tests_and_bytecode(tmp_path: Path) 
         assert archive.namelist() == ["dep/data.bin", "pkg/__init__.py", "pkg/mod.py"]
 
 
-def test_build_command_makes_a_zip_that_imports_the_handler(tmp_path: Path) -> None:
+@pytest.fixture(scope="session")
+def lambda_runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return runtime_python(tmp_path_factory.getbasetemp() / "lambda-runtime")
+
+
+def make_source_tree(root: Path, *, with_testing: bool) -> Path:
+    for relative in ("logship/__init__.py", "logship/app.py", "logship/testingx.py", "handlers/firehose.py"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(relative)
+    if with_testing:
+        (root / "logship" / "testing" / "emulator").mkdir(parents=True)
+        (root / "logship" / "testing" / "__init__.py").write_text("")
+        (root / "logship" / "testing" / "emulator" / "__init__.py").write_text("")
+    return root
+
+
+@pytest.mark.parametrize("with_testing", [True, False])
+def test_sources_leave_out_logship_testing_whether_or_not_it_exists(tmp_path: Path, with_testing: bool) -> None:
+    """logship/testing/ (emulators, local AWS) never reaches the package; a sibling module with a similar name does."""
+    root = make_source_tree(tmp_path / "src", with_testing=with_testing)
+    build_zip.copy_sources(root, tmp_path / "stage")
+    copied = sorted(p.relative_to(tmp_path / "stage").as_posix() for p in (tmp_path / "stage").rglob("*") if p.is_file())
+    assert copied == ["handlers/firehose.py", "logship/__init__.py", "logship/app.py", "logship/testingx.py"]
+
+
+def test_tree_holds_exactly_what_the_zip_holds(tmp_path: Path) -> None:
+    """--tree writes the files --out zips, with the same bytes and modes, and refuses a folder that is not empty."""
+    stage = tmp_path / "stage"
+    for relative, mode in (("pkg/__init__.py", 0o644), ("pkg/tool", 0o755), ("pkg/__pycache__/x.pyc", 0o644)):
+        path = stage / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(relative)
+        path.chmod(mode)
+    build_zip.write_zip(stage, tmp_path / "p.zip")
+    copied = build_zip.write_tree(stage, tmp_path / "tree")
+    with zipfile.ZipFile(tmp_path / "p.zip") as archive:
+        zipped = {info.filename: (archive.read(info), info.external_attr >> 16 & 0o777) for info in archive.infolist()}
+    tree = {
+        p.relative_to(tmp_path / "tree").as_posix(): (p.read_bytes(), p.stat().st_mode & 0o777)
+        for p in (tmp_path / "tree").rglob("*")
+        if p.is_file()
+    }
+    assert tree == zipped
+    assert copied == sum(len(data) for data, _ in tree.values())
+    with pytest.raises(build_zip.BuildError, match="empty folder"):
+        build_zip.write_tree(stage, tmp_path / "tree")
+
+
+def test_build_command_refuses_a_tree_folder_that_is_not_empty(tmp_path: Path) -> None:
+    """--tree into a folder with files in it ends with one error line and exit 1, before any download."""
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "old.txt").write_text("x")
+    result = subprocess.run(
+        [sys.executable, str(BUILD_SCRIPT), "--tree", str(tmp_path / "tree")],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'tree'} must be an empty folder or not exist"]
+
+
+def test_native_names_this_machine_and_interpreter() -> None:
+    """--arch native and --python native resolve to the running machine's Lambda architecture and Python."""
+    assert build_zip.native_python() == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert build_zip.native_arch() in {"arm64", "x86_64"}
+
+
+@pytest.mark.slow
+def test_build_command_makes_a_zip_that_imports_the_handler(tmp_path: Path, lambda_runtime: Path) -> None:
     """The build command's zip, unpacked beside only boto3 (the runtime's), imports handlers.firehose."""
     out = tmp_path / "logship-lambda.zip"
     # The host's platform and Python stand in for the Lambda's, so the zip can load here.
-    host_python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    started = time.monotonic()
     build = subprocess.run(
-        [sys.executable, str(BUILD_SCRIPT), "--arch", "x86_64", "--python", host_python, "--out", str(out)],
+        [sys.executable, str(BUILD_SCRIPT), "--arch", "native", "--python", "native", "--out", str(out)],
         capture_output=True,
         text=True,
         check=False,
@@ -555,31 +620,12 @@ def test_build_command_makes_a_zip_that_imports_the_handler(tmp_path: Path) -> N
     assert {"logship", "handlers"} <= tops
     assert not tops & {"boto3", "botocore", "s3transfer", "tests"}, sorted(tops)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n]
-    print(f"build: {time.monotonic() - started:.1f} s; {build.stdout.strip()}")
-
-    runtime = tmp_path / "runtime"
-    venv.EnvBuilder(with_pip=True).create(runtime)
-    python = runtime / "bin" / "python"
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "boto3"],
-        capture_output=True,
-        text=True,
-        check=False,
+    assert not [n for n in names if n.startswith("logship/testing/")]
+    code = (
+        "import handlers.firehose, logship, orjson\n"
+        "assert callable(handlers.firehose.handler)\n"
+        "assert logship.__file__.startswith(sys.path[0]), logship.__file__\n"
+        "print('ok')\n"
     )
-    assert install.returncode == 0, install.stdout + install.stderr
-    task = tmp_path / "task"
-    probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import handlers.firehose, logship, orjson;"
-        "assert callable(handlers.firehose.handler);"
-        "assert logship.__file__.startswith(sys.argv[1]), logship.__file__;"
-        "print('ok')"
-    )
-    result = subprocess.run(
-        [str(python), "-I", "-c", probe, str(task)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
+    output = run_in_task_root(lambda_runtime, tmp_path / "task", code, {"HOME": str(tmp_path)}, tmp_path)
+    assert output.strip() == "ok"

@@ -34,6 +34,9 @@ from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "dist" / "logship-lambda.zip"
+#: The platform of both functions in deploy/template.yaml (Architectures, Runtime).
+DEFAULT_ARCH = "arm64"
+DEFAULT_PYTHON = "3.12"
 #: Source packages copied into the zip, relative to the repository root.
 SOURCE_PACKAGES = ("logship", "handlers")
 #: Folders of those packages that stay out of the zip: test support that no
@@ -338,11 +341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--arch",
         choices=[*sorted(_ARCH_MACHINE), NATIVE],
-        default="arm64",
-        help="Lambda architecture; native: this machine's (default arm64)",
+        default=DEFAULT_ARCH,
+        help=f"Lambda architecture; native: this machine's (default {DEFAULT_ARCH})",
     )
     parser.add_argument(
-        "--python", default="3.12", help="Lambda Python version, e.g. 3.12; native: this interpreter's (default 3.12)"
+        "--python",
+        default=DEFAULT_PYTHON,
+        help=f"Lambda Python version, e.g. 3.12; native: this interpreter's (default {DEFAULT_PYTHON})",
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--out", type=Path, help=f"zip file to write (default {DEFAULT_OUT.relative_to(ROOT)})")

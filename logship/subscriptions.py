@@ -51,6 +51,9 @@ FILTER_NAME = re.compile(r"[^:*]{1,512}")
 FILTER_PATTERN_MAX_CHARS = 1024
 # Seconds kept back from the invocation's remaining time to send the response.
 RESPONSE_MARGIN_SECONDS = 15.0
+# Time allowed without a Lambda context (a test or a command line): the timeout
+# deploy/template.yaml gives the subscriptions function.
+DEFAULT_TIME_BUDGET_SECONDS = 300.0
 # Backoff between attempts of a transient failure: full jitter, capped.
 RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 15.0
@@ -463,7 +466,7 @@ def handle(
     """
     clock = clock or Clock()
     started = clock.now()
-    remaining_s = context.get_remaining_time_in_millis() / 1000 if context else 300.0
+    remaining_s = context.get_remaining_time_in_millis() / 1000 if context else DEFAULT_TIME_BUDGET_SECONDS
     deadline = started + max(0.0, remaining_s - RESPONSE_MARGIN_SECONDS)
     physical_id = _physical_id(event)
     try:

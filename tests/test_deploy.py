@@ -20,6 +20,7 @@ from lambda_runtime import run_in_task_root, runtime_python
 from test_fluentbit import CONFIG as FLUENTBIT_CONFIG
 from test_fluentbit import fields_set_from_env, parse_classic
 
+from logship import subscriptions
 from logship.settings import ALL_ENV_NAMES, DD_API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -398,6 +399,7 @@ def test_log_groups_are_subscribed_by_one_custom_resource(template: dict[str, An
     # A function that dies without answering fails the stack soon after its own timeout, not in an hour.
     timeout = function_properties(template, SUBSCRIPTIONS_FUNCTION)["Timeout"]
     assert timeout < int(properties["ServiceTimeout"]) <= timeout + 120
+    assert timeout == subscriptions.DEFAULT_TIME_BUDGET_SECONDS > subscriptions.RESPONSE_MARGIN_SECONDS
     parameter = template["Parameters"]["LogGroupNames"]
     assert parameter["Type"] == "CommaDelimitedList" and parameter["Default"] == ""
 

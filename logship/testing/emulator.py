@@ -5,7 +5,8 @@ Speaks the part of the intake protocol logship relies on: ``POST
 deflate, the 5 MB / 1,000-entry request limits, and 202 on success. Faults
 are injected on demand: scripted statuses (``503, 503, 202``), ``Retry-After``
 headers, slow answers, dropped connections, 413 above a size, 400 for a
-poisoned entry, and keys that are refused.
+poisoned entry, and keys that are refused. ``GET /api/v1/validate`` answers
+as Datadog's key validation does, for ``logship check``.
 
 Used from Python (``with IntakeEmulator() as dd: ... dd.entries``) or run alone
 with ``logship emulator``; then ``GET /logship/entries`` lists what arrived.
@@ -28,6 +29,8 @@ from logship import _gzip, limits
 from logship.errors import DecodeError
 
 INTAKE_PATH = "/api/v2/logs"
+#: Datadog's key validation (API reference, "Validate API key"), which ``logship check`` calls.
+VALIDATE_PATH = "/api/v1/validate"
 # Inflate at most this much of one request body; past it the request is a 413 anyway.
 _MAX_INFLATED = 64 * 1024 * 1024
 
@@ -172,6 +175,13 @@ class IntakeEmulator:
         self._log(202, len(items), len(raw), len(body), key_ok)
         return 202, {}, b"{}"
 
+    def validate(self, headers: dict[str, str]) -> tuple[int, bytes]:
+        """Answer ``GET /api/v1/validate`` as Datadog does: 200 ``{"valid": true}``, or 403 for a refused key."""
+        key = headers.get("dd-api-key", "")
+        if key and (self.api_keys is None or key in self.api_keys):
+            return HTTPStatus.OK, b'{"valid":true}'
+        return HTTPStatus.FORBIDDEN, b'{"errors":["Forbidden"]}'
+
     def _log(self, status: int, entries: int, raw: int, body: int, key_ok: bool) -> None:
         with self.lock:
             self.requests.append(RequestLog(status, entries, raw, body, key_ok))
@@ -244,7 +254,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         emulator = self.server.emulator
-        if self._path() == "/logship/entries":
+        if self._path() == VALIDATE_PATH:
+            status, body = emulator.validate({k.lower(): v for k, v in self.headers.items()})
+            self._reply(status, {}, body)
+        elif self._path() == "/logship/entries":
             with emulator.lock:
                 body = orjson.dumps(emulator.entries)
             self._reply(HTTPStatus.OK, {}, body)

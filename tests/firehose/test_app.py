@@ -239,6 +239,8 @@ def test_cli_process_reads_the_environment_and_reaches_aws_through_aws_endpoint_
     assert len(local_aws.delivered_records(unique)) == len(reingested) - 1
     summary = [json.loads(line) for line in out.stderr.splitlines() if '"invocation"' in line]
     assert summary and summary[0]["reingested_records"] == len(reingested) - 1
+    # It says where it re-ingests: the endpoint from AWS_ENDPOINT_URL, never real AWS unasked.
+    assert f"logship process: re-ingesting into firehose:{unique} at {local_aws.endpoint}" in out.stderr.splitlines()
 
 
 def test_importing_the_handler_does_no_network_io_and_builds_no_client():

@@ -99,6 +99,10 @@ class SlackWebhook:
         """Release connections."""
         self.transport.close()
 
+    def prepare(self) -> None:
+        """Fetch the webhook URL now (cached) and check it is one; ConfigError or AuthError naming its source."""
+        self._url()
+
     def send(self, message: Mapping[str, Any], deadline: float) -> SendResult:
         """POST ``message`` (a webhook body) by ``deadline`` (a ``clock`` reading); never raises."""
         with self._lock:  # one message at a time keeps the pace per webhook

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
+
+from logship.cli import arguments
+from logship.cli.failures import CommandError
 
 
 def register(sub: Any) -> None:
     """Add the ``events`` subcommand (and its own subcommands) to ``sub``."""
-    events = sub.add_parser(
-        "events", help="ops events: ECS, CodePipeline, CodeBuild and Step Functions changes to Datadog and Slack"
+    events = arguments.add_command(
+        sub,
+        "events",
+        summary="ops events: ECS, CodePipeline, CodeBuild and Step Functions changes to Datadog and Slack",
+        description=(
+            "The ops events Lambda (handlers.events.handler) on local stand-ins. Its dead letters are\n"
+            "re-sent with 'logship replay s3://bucket/prefix/opsevents'."
+        ),
     )
-    commands = events.add_subparsers(dest="events_command", required=True)
-    demo = commands.add_parser(
+    commands = events.add_subparsers(dest="events_command", required=True, metavar="COMMAND")
+    demo = arguments.add_command(
+        commands,
         "demo",
-        help="replay the fixture events through the Lambda's code into a local Datadog and a local Slack webhook",
+        summary="replay the fixture events through the Lambda's code into a local Datadog and Slack",
+        description=(
+            "Send every fixture event (EventBridge and SNS, one file each) through the ops events\n"
+            "Lambda's code into the Datadog API emulator and a local Slack webhook, and print what each\n"
+            "received; then one Slack message and one Datadog event in full, and a Slack outage whose\n"
+            "dead letter is replayed (needs the demo extra for a local S3)."
+        ),
     )
     demo.add_argument(
         "--fixtures", type=Path, default=None, help="folder of event JSON files (default: the test fixtures)"
@@ -28,15 +43,14 @@ def register(sub: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Run the demo; one line and exit 2 when there are no fixtures to replay."""
+    """Run the demo; exit 1 when a sink did not get exactly what it should."""
     from logship.testing.events_demo import DEFAULT_FIXTURES, fixture_files, run_events_demo
 
     folder = args.fixtures or DEFAULT_FIXTURES
     try:
         fixture_files(folder)
     except ValueError as err:
-        print(f"logship events demo: {err}", file=sys.stderr)
-        return 2
+        raise CommandError(f"{err}; give a folder of event JSON files with --fixtures") from None
     return run_events_demo(fixtures=folder, full=args.full, verbose=args.verbose)
 
 

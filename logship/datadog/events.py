@@ -68,6 +68,10 @@ class EventsClient:
         if client is not None:
             client.close()
 
+    def prepare(self) -> None:
+        """Fetch the API key now (cached); ConfigError or AuthError, naming its source, when it cannot be had."""
+        self.keys.get()
+
     def send(self, body: Mapping[str, Any], deadline: float) -> SendResult:
         """Create the event ``body`` (a ``POST /api/v1/events`` body) by ``deadline``; never raises."""
         try:

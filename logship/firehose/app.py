@@ -2,10 +2,13 @@
 
 :class:`Logship` is built once per cold start and reused by warm invocations.
 It creates nothing on the network until needed: the Datadog key is fetched at
-the first request, AWS clients at the first re-ingest or dead letter. One
-invocation is: transform every record (sending each record's entries to
-Datadog as soon as they are built), re-ingest what did not fit, settle, send
-what settling left, then keep what Datadog did not accept in the dead letter.
+the first invocation (a key that cannot be had fails it before anything is
+sent), AWS clients at the first re-ingest or dead letter. One invocation is:
+transform every record (sending each record's entries to Datadog as soon as
+they are built), re-ingest what did not fit, settle, send what settling left,
+then keep what Datadog did not accept in the dead letter; its summary is
+logged and, when a metrics sink is given, written as CloudWatch metrics (EMF).
+With ``LOGSHIP_DATADOG_ENABLED=false`` nothing is sent to Datadog (S3 only).
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from logship.datadog.logs import DatadogSender, DeliveryReport
+from logship.datadog.logs import DatadogSender, Delivery, DeliveryReport
 from logship.deadletter import DeadLetter
-from logship.errors import AuthError, DeadLetterError, DeliveryError
+from logship.errors import AuthError, ConfigError, DeadLetterError, DeliveryError
 from logship.firehose.event import FirehoseEvent
+from logship.firehose.metrics import invocation_metrics
 from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestReport, reingest
 from logship.firehose.transform import RecordOutcome, reingest_items, settle, transform
 from logship.secrets import ApiKeyProvider, boto3_client_factory
@@ -41,9 +45,16 @@ class LambdaContext(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class InvocationSummary:
-    """What one invocation did: records by result, events by route, Datadog and re-ingest counts, timings (ms)."""
+    """What one invocation did: records by result, events by route, Datadog and re-ingest counts, timings (ms).
+
+    ``events_not_json`` and ``events_filtered`` count the events of the
+    records handled now that were not sent to Datadog on purpose (``ONLY_JSON``;
+    the include/exclude filters); ``dd_failure`` says what kept entries from
+    Datadog (empty when nothing did).
+    """
 
     invocation_id: str
+    delivery_stream: str
     records: int
     ok: int
     dropped: int
@@ -52,6 +63,8 @@ class InvocationSummary:
     reingested_records: int
     events_to_s3: int
     events_reingested: int
+    events_not_json: int
+    events_filtered: int
     dd_accepted: int
     dd_rejected: int
     dd_undelivered: int
@@ -59,6 +72,7 @@ class InvocationSummary:
     dd_requests: int
     dd_retries: int
     dd_splits: int
+    dd_failure: str
     reingest_calls: int
     reingest_failed: int
     response_bytes: int
@@ -96,8 +110,11 @@ class Logship:
         reingester_factory: Callable[[FirehoseEvent], Reingester] | None = None,
         dead_letter: DeadLetter | None = None,
         client_factory: Callable[[str], Any] | None = None,
+        metrics: Callable[[str], None] | None = None,
     ) -> None:
+        """``metrics``, when given, takes each invocation's EMF line (the Lambda handler prints it to stdout)."""
         self.settings = settings
+        self._metrics = metrics
         self._client_factory = client_factory
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._sender = sender
@@ -105,6 +122,8 @@ class Logship:
         self._dead_letter = dead_letter
         if dead_letter is None and settings.dead_letter_uri:
             self._dead_letter = DeadLetter(settings.dead_letter_uri, lambda s: self._client(s, None))
+        for notice in settings.notices:
+            logger.info(notice)
 
     def close(self) -> None:
         """Release threads and connections (a Lambda never needs to; tests and tools do)."""
@@ -133,6 +152,29 @@ class Logship:
             self._sender = DatadogSender(self.settings.logs, keys)
         return self._sender
 
+    def _require_key(self) -> None:
+        """Fail now, before anything is sent or kept, when Datadog is on and its API key cannot be had.
+
+        A missing or unreadable key source is configuration: neither a dead
+        letter nor Firehose's retries can fix it, so it raises ConfigError
+        naming what to set or fix. A passing failure to read it (throttled,
+        unreachable) raises AuthError, and Firehose retries the invocation.
+        """
+        if not self.settings.datadog_enabled:
+            return
+        try:
+            self.sender.keys.get()
+        except ConfigError as err:
+            if self.settings.api_key.configured:
+                raise
+            raise ConfigError(f"{err}, or LOGSHIP_DATADOG_ENABLED=false to send to S3 only") from err
+
+    def _open_delivery(self, deadline: float) -> Delivery | _NoDelivery:
+        """A delivery to Datadog until ``deadline``, or one that sends nothing in the S3-only mode."""
+        if not self.settings.datadog_enabled:
+            return _NoDelivery()
+        return self.sender.open(deadline=deadline)
+
     def _default_reingester(self, event: FirehoseEvent) -> Reingester:
         if event.source_stream_name:
             return KinesisReingester(self._client("kinesis", event.region), event.source_stream_name)
@@ -146,15 +188,18 @@ class Logship:
     def process(self, event: dict[str, Any], context: LambdaContext | None = None) -> Invocation:
         """Process one Firehose event: the response and a summary; see the README for the guarantees.
 
-        Raises only when logs would otherwise be lost: Datadog did not take them
-        in time and no dead letter is configured (or it could not be written).
+        Raises ConfigError before anything is sent when the Datadog API key
+        cannot be had (see :meth:`_require_key`); otherwise only when logs
+        would be lost: Datadog did not take them in time and no dead letter is
+        configured (or it could not be written).
         """
         settings = self.settings
+        self._require_key()
         started = time.monotonic()
         remaining_ms = context.get_remaining_time_in_millis() if context else DEFAULT_TIME_BUDGET_MS
         deadline = started + max(remaining_ms - settings.time_margin_ms, 0) / 1000
         firehose_event = FirehoseEvent.from_dict(event)
-        delivery = self.sender.open(deadline=deadline)
+        delivery = self._open_delivery(deadline)
         outcomes: list[RecordOutcome] = []
         for outcome, entries in transform(firehose_event, settings.transform):
             outcomes.append(outcome)
@@ -174,7 +219,7 @@ class Logship:
         delivered = time.monotonic()
         dead_lettered = self._keep_undelivered(report, firehose_event.invocation_id)
         summary = _summary(
-            firehose_event.invocation_id,
+            firehose_event,
             settlement.outcomes,
             report,
             dead_lettered,
@@ -186,6 +231,8 @@ class Logship:
         if summary.response_bytes > summary.response_limit:  # the budget is exact; this is a bug guard
             logger.error("response over its limit", extra=summary.as_log())
         logger.info("invocation", extra=summary.as_log())
+        if self._metrics is not None:
+            self._metrics(invocation_metrics(summary, timestamp_ms=int(time.time() * 1000)))
         return Invocation(settlement.response(), summary)
 
     def _keep_undelivered(self, delivery: DeliveryReport, invocation_id: str) -> int:
@@ -201,14 +248,14 @@ class Logship:
                 )
             if delivery.undelivered:
                 message = (
-                    f"{len(delivery.undelivered)} entries not delivered to Datadog and no dead letter "
-                    "configured; failing so Firehose retries the batch"
+                    f"{delivery.failure()}; no dead letter is configured (LOGSHIP_DEAD_LETTER_URI), "
+                    "so the invocation fails and Firehose retries the batch"
                 )
                 if delivery.auth_error:
-                    raise AuthError(f"{delivery.auth_error}. {message}")
+                    raise AuthError(message)
                 raise DeliveryError(message)
             return 0
-        reason = delivery.auth_error or ("rejected by Datadog" if not delivery.undelivered else "not accepted in time")
+        reason = delivery.failure()
         entries = delivery.undelivered + rejected
         try:
             uri = self._dead_letter.write(entries, reason=reason, invocation_id=invocation_id)
@@ -221,8 +268,19 @@ class Logship:
         return len(entries)
 
 
+class _NoDelivery:
+    """The S3-only mode's delivery: entries are let go, nothing is sent, every report is empty."""
+
+    def add(self, entries: Iterable[bytes]) -> None:
+        """Send nothing."""
+
+    def finish(self) -> DeliveryReport:
+        """An empty report."""
+        return DeliveryReport()
+
+
 def _summary(
-    invocation_id: str,
+    event: FirehoseEvent,
     outcomes: tuple[RecordOutcome, ...],
     report: DeliveryReport,
     dead_lettered: int,
@@ -234,10 +292,12 @@ def _summary(
 ) -> InvocationSummary:
     """Counts from the final outcomes and the reports; ``times`` are the phase boundaries (monotonic)."""
     results = {"Ok": 0, "Dropped": 0, "ProcessingFailed": 0}
-    control = reingested = events_s3 = events_reingested = 0
+    control = reingested = events_s3 = events_reingested = not_json = filtered = 0
     for outcome in outcomes:
         results[outcome.result] += 1
         control += outcome.control
+        not_json += outcome.not_json
+        filtered += outcome.filtered
         if outcome.result == "Ok":
             events_s3 += outcome.events
         elif outcome.pieces and outcome.result == "Dropped":
@@ -245,7 +305,8 @@ def _summary(
             events_reingested += sum(len(piece.batch.events) for piece in outcome.pieces)
     started, transformed, settled, delivered, ended = times
     return InvocationSummary(
-        invocation_id=invocation_id,
+        invocation_id=event.invocation_id,
+        delivery_stream=event.delivery_stream_name,
         records=len(outcomes),
         ok=results["Ok"],
         dropped=results["Dropped"],
@@ -254,6 +315,8 @@ def _summary(
         reingested_records=reingested,
         events_to_s3=events_s3,
         events_reingested=events_reingested,
+        events_not_json=not_json,
+        events_filtered=filtered,
         dd_accepted=report.accepted,
         dd_rejected=len(report.rejected),
         dd_undelivered=len(report.undelivered),
@@ -261,6 +324,7 @@ def _summary(
         dd_requests=report.requests,
         dd_retries=report.retries,
         dd_splits=report.splits,
+        dd_failure=report.failure(),
         reingest_calls=reingest_report.calls if reingest_report else 0,
         reingest_failed=len(reingest_report.failed) if reingest_report else 0,
         response_bytes=response_bytes,

@@ -83,6 +83,9 @@ class RecordOutcome:
     events: int = 0
     control: bool = False
     pieces: tuple[ReingestPiece, ...] = ()
+    #: Events whose entries were built but left out: not JSON (``ONLY_JSON``), or filtered out.
+    not_json: int = 0
+    filtered: int = 0
 
     def answer(self) -> dict[str, Any]:
         """The record as Firehose expects it in the response."""
@@ -139,7 +142,18 @@ def _route(
     cost = budget.ok_cost(rid, len(data), keys)
     if budget.take(cost):
         entries = build_entries(batch, tags, options.entries, encoded=encoded)
-        return RecordOutcome(rid, "Ok", budget.reserved(rid) + cost, None, data, keys, events), entries
+        outcome = RecordOutcome(
+            rid,
+            "Ok",
+            budget.reserved(rid) + cost,
+            None,
+            data,
+            keys,
+            events,
+            not_json=entries.not_json,
+            filtered=entries.filtered,
+        )
+        return outcome, entries
     raw = _base64.decode(record.data)
     if budget.fits_alone(cost) and len(raw) <= _MAX_PIECE_RECORD_BYTES:
         piece = ReingestPiece(ReingestItem(raw, record.partition_key), batch, tags)
@@ -152,7 +166,16 @@ def _route(
         reason = "a single log event is larger than the response limit"
         logger.error(reason, extra={"recordId": rid, "reason": reason})
         entries = build_entries(batch, tags, options.entries, encoded=encoded)
-        return RecordOutcome(rid, "ProcessingFailed", budget.reserved(rid), reason, events=events), entries
+        outcome = RecordOutcome(
+            rid,
+            "ProcessingFailed",
+            budget.reserved(rid),
+            reason,
+            events=events,
+            not_json=entries.not_json,
+            filtered=entries.filtered,
+        )
+        return outcome, entries
     outcome = RecordOutcome(
         rid,
         "Dropped",
@@ -236,14 +259,17 @@ def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, ent
             final.append(outcome)
             continue
         logger.error("record failed: %s", reason, extra={"recordId": outcome.record_id, "reason": reason})
+        built = [build_entries(piece.batch, piece.tags, entries) for piece in left]
         final.append(
             dataclasses.replace(
                 outcome,
                 result="ProcessingFailed",
                 reason=reason,
                 response_bytes=entry_size(outcome.record_id, "ProcessingFailed"),
+                not_json=sum(part.not_json for part in built),
+                filtered=sum(part.filtered for part in built),
             )
         )
-        for piece in left:
-            to_send.extend(build_entries(piece.batch, piece.tags, entries))
+        for part in built:
+            to_send.extend(part)
     return Settlement(tuple(final), to_send)

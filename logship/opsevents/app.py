@@ -122,6 +122,8 @@ class OpsEventsApp:
         self.recent = recent if recent is not None else RecentKeys()
         self._logged_skips = RecentKeys(_LOGGED_SKIP_KINDS)
         self._pool: ThreadPoolExecutor | None = None
+        for notice in settings.notices:
+            logger.info(notice)
 
     def close(self) -> None:
         """Release threads and connections (a Lambda never needs to; tests and tools do)."""
@@ -159,14 +161,18 @@ class OpsEventsApp:
     def process(self, event: Any, context: LambdaContext | None = None) -> EventsSummary:
         """Send every event in ``event`` to its sinks; the summary of what happened.
 
-        Never raises for any input. Raises :class:`~logship.errors.ConfigError`
-        when no Datadog API key is configured at all, and
-        :class:`~logship.errors.DeliveryError` (after every event was tried)
-        when a sink did not take a message and it could not be dead-lettered.
+        Never raises for any input. Before anything is sent, raises
+        :class:`~logship.errors.ConfigError` when a sink's secret (the Datadog
+        key, the webhook URL) is not configured or cannot be read for a reason
+        of configuration, or when no sink is configured at all, and
+        :class:`~logship.errors.AuthError` for a passing failure to read one:
+        neither a dead letter nor a later message can fix those, and Lambda's
+        retries keep the event. After every event was tried, raises
+        :class:`~logship.errors.DeliveryError` when a sink did not take a
+        message and it could not be dead-lettered.
         """
         started = time.monotonic()
-        if not self.settings.api_key.configured:
-            raise ConfigError(f"no Datadog API key: it comes from {self.settings.api_key.describe()}")
+        self._prepare()
         remaining_ms = context.get_remaining_time_in_millis() if context is not None else DEFAULT_TIME_BUDGET_MS
         deadline = started + max(remaining_ms - self.settings.time_margin_ms, 0) / 1000
         invocation_id = str(getattr(context, "aws_request_id", "") or "")
@@ -209,6 +215,16 @@ class OpsEventsApp:
             )
         return summary
 
+    def _prepare(self) -> None:
+        """Fail now, before anything is sent, when a sink cannot work (see :meth:`process`)."""
+        if not self.sinks:
+            raise ConfigError(
+                "ops events have nowhere to go: LOGSHIP_DATADOG_ENABLED is false and no Slack webhook is set "
+                "(SLACK_WEBHOOK_URL, SLACK_WEBHOOK_URL_SSM_NAME or SLACK_WEBHOOK_URL_SECRET_ARN)"
+            )
+        for sink in self.sinks.values():
+            sink.prepare()
+
     def _log_skip(self, item: Skipped) -> None:
         """Log the first skip of each kind (reason, source, detail-type) in this warm container."""
         kind = f"{item.reason.value}|{item.source[:200]}|{item.detail_type[:200]}"
@@ -228,7 +244,7 @@ class OpsEventsApp:
 
     def _bodies(self, event: OpsEvent, counts: Counter[str]) -> dict[str, Mapping[str, Any]]:
         """The body each sink should get for ``event``, by sink name."""
-        bodies: dict[str, Mapping[str, Any]] = {DATADOG: datadog_event(event)}
+        bodies: dict[str, Mapping[str, Any]] = {DATADOG: datadog_event(event)} if DATADOG in self.sinks else {}
         if SLACK in self.sinks and self.settings.events.routing.goes_to_slack(event):
             bodies[SLACK] = slack_message(event)
         else:
@@ -237,11 +253,14 @@ class OpsEventsApp:
 
     def _deliver(self, event: OpsEvent, deadline: float, counts: Counter[str]) -> list[_Failure]:
         """Send ``event`` to each sink that does not have it yet; the failures."""
+        targets = self._bodies(event, counts)
         bodies = {
             name: body
-            for name, body in self._bodies(event, counts).items()
+            for name, body in targets.items()
             if not (event.dedup_key and self.recent.seen(_key(name, event)))
         }
+        if not targets:
+            return []
         if not bodies:
             counts["duplicates"] += 1
             return []

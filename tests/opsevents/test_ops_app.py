@@ -227,13 +227,39 @@ def test_without_a_webhook_events_go_to_datadog_only(intake, slack, local_aws):
     assert summary["datadog_sent"] == 1 and summary["slack_not_routed"] == 1 and slack.requests == []
 
 
-def test_no_datadog_key_configured_fails_the_invocation(slack):
-    """Without any Datadog key source the invocation raises ConfigError naming the variables, before sending."""
+def test_no_datadog_key_configured_fails_the_invocation_before_sending(slack):
+    """Without any Datadog key source the invocation raises ConfigError naming the variables; Slack gets nothing."""
     with OpsEventsApp(Settings.from_env({"SLACK_WEBHOOK_URL": slack.url})) as app, pytest.raises(
-        ConfigError, match="no DD_API_KEY, DD_API_KEY_SSM_NAME or DD_API_KEY_SECRET_ARN set"
+        ConfigError, match="no DD_API_KEY configured: set DD_API_KEY, DD_API_KEY_SSM_NAME or DD_API_KEY_SECRET_ARN"
     ):
         app.handle(fixture(OOM), FakeContext())
     assert slack.requests == []
+
+
+def test_an_unreadable_webhook_secret_fails_the_invocation_before_sending(intake, local_aws, unique):
+    """A webhook SSM parameter that does not exist raises ConfigError naming the variable; Datadog gets nothing."""
+    settings = Settings.from_env(
+        {"DD_API_URL": intake.url, "DD_API_KEY": "k", "SLACK_WEBHOOK_URL_SSM_NAME": f"/{unique}/missing"}
+    )
+    with OpsEventsApp(settings, client_factory=local_aws.client) as app, pytest.raises(
+        ConfigError, match="check SLACK_WEBHOOK_URL_SSM_NAME"
+    ):
+        app.handle(fixture(OOM), FakeContext())
+    assert intake.api.events == []
+
+
+def test_with_datadog_turned_off_events_go_to_slack_only(slack, local_aws):
+    """LOGSHIP_DATADOG_ENABLED=false: no key is needed, Slack gets the message, and with no webhook either it is an error."""
+    settings = Settings.from_env({"LOGSHIP_DATADOG_ENABLED": "false", "SLACK_WEBHOOK_URL": slack.url})
+    with OpsEventsApp(settings, client_factory=local_aws.client) as app:
+        summary = app.handle(fixture(OOM), FakeContext())
+        quiet = app.handle(fixture("stepfunctions-running"), FakeContext())
+    assert summary["slack_sent"] == 1 and summary["datadog_sent"] == 0 and len(slack.messages) == 1
+    assert quiet["events"] == 1 and quiet["duplicates"] == 0 and quiet["slack_not_routed"] == 1
+    with OpsEventsApp(Settings.from_env({"LOGSHIP_DATADOG_ENABLED": "false"})) as app, pytest.raises(
+        ConfigError, match="ops events have nowhere to go"
+    ):
+        app.handle(fixture(OOM), FakeContext())
 
 
 def test_no_time_left_dead_letters_instead_of_sending(build, intake, slack, local_aws, unique):

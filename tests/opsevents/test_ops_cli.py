@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from opsfixtures import FIXTURE_NAMES
 
 from logship.cli import main
@@ -22,7 +23,19 @@ def test_events_demo_shows_each_fixture_and_ends_with_each_sink_served_once(caps
 
 
 def test_events_demo_without_fixtures_says_so_in_one_line(tmp_path, capsys):
-    """A fixtures folder with no events exits 2 with one line naming the folder, no traceback."""
-    assert main(["events", "demo", "--fixtures", str(tmp_path)]) == 2
+    """A fixtures folder with no events exits 1 with one line naming the folder, no traceback."""
+    assert main(["events", "demo", "--fixtures", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert err == f"logship events demo: no fixture events (*.json) in {tmp_path}\n"
+    assert err == (
+        f"logship events: error: no fixture events (*.json) in {tmp_path}; "
+        "give a folder of event JSON files with --fixtures\n"
+    )
+
+
+def test_events_without_a_subcommand_is_a_usage_mistake(capsys):
+    """`logship events` alone exits 2 with one line pointing at its help."""
+    with pytest.raises(SystemExit) as caught:
+        main(["events"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "logship events: error:" in err

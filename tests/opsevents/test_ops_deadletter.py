@@ -76,10 +76,10 @@ def test_objects_that_are_not_ops_dead_letters_are_refused(data, problem):
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
-        ("s3://b/dead-letter/opsevents", True),
-        ("s3://b/opsevents/slack/2026/01/01/x.json", True),
-        ("s3://b/dead-letter", False),
-        ("s3://b/dead-letter/opsevents-old", False),
+        ("s3://my-bucket/dead-letter/opsevents", True),
+        ("s3://my-bucket/opsevents/slack/2026/01/01/x.json", True),
+        ("s3://my-bucket/dead-letter", False),
+        ("s3://my-bucket/dead-letter/opsevents-old", False),
         ("not-a-uri", False),
     ],
 )

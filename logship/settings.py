@@ -25,8 +25,16 @@ from logship.firehose.reingest import REINGEST_RETRY
 from logship.firehose.s3_output import OutputOptions
 from logship.firehose.tags import DEFAULT_LOG_GROUP_PATTERN, DEFAULT_LOG_STREAM_PATTERN, TAG_FIELDS, TagOptions
 from logship.firehose.transform import TransformOptions
+from logship.opsevents.options import (
+    DEFAULT_SLACK_SEVERITIES,
+    EventsOptions,
+    RoutingOptions,
+    parse_ignore_pattern,
+    parse_slack_severities,
+)
 from logship.retry import RetryPolicy
 from logship.secrets import DD_APP_KEY_FIELDS, SecretSource
+from logship.slack import WEBHOOK_URL_FIELDS, SlackOptions, is_webhook_url
 
 # --- Datadog ----------------------------------------------------------------
 LOGSHIP_DATADOG_ENABLED = "LOGSHIP_DATADOG_ENABLED"
@@ -65,6 +73,14 @@ LOGSHIP_INCLUDE_AT_MATCH = "LOGSHIP_INCLUDE_AT_MATCH"
 LOGSHIP_EXCLUDE_AT_MATCH = "LOGSHIP_EXCLUDE_AT_MATCH"
 # --- The Lambda's own logging -----------------------------------------------
 LOGSHIP_LOG_LEVEL = "LOGSHIP_LOG_LEVEL"
+# --- Ops events (the second Lambda; Datadog key, site, tags and dead letter as above) ---
+SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
+SLACK_WEBHOOK_URL_SSM_NAME = "SLACK_WEBHOOK_URL_SSM_NAME"
+SLACK_WEBHOOK_URL_SECRET_ARN = "SLACK_WEBHOOK_URL_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
+LOGSHIP_SLACK_SEVERITIES = "LOGSHIP_SLACK_SEVERITIES"
+LOGSHIP_EVENTS_IGNORE = "LOGSHIP_EVENTS_IGNORE"
+#: Where the Slack webhook URL may come from: for the commands' help.
+SLACK_WEBHOOK_ENV_NAMES: tuple[str, ...] = (SLACK_WEBHOOK_URL, SLACK_WEBHOOK_URL_SSM_NAME, SLACK_WEBHOOK_URL_SECRET_ARN)
 
 #: What the Datadog key's source and the intake need: for the commands' help.
 DATADOG_ENV_NAMES: tuple[str, ...] = (
@@ -109,6 +125,11 @@ ALL_ENV_NAMES: tuple[str, ...] = (
     LOGSHIP_INCLUDE_AT_MATCH,
     LOGSHIP_EXCLUDE_AT_MATCH,
     LOGSHIP_LOG_LEVEL,
+    SLACK_WEBHOOK_URL,
+    SLACK_WEBHOOK_URL_SSM_NAME,
+    SLACK_WEBHOOK_URL_SECRET_ARN,
+    LOGSHIP_SLACK_SEVERITIES,
+    LOGSHIP_EVENTS_IGNORE,
 )
 
 # SSM parameter names (SSM API reference, PutParameter): letters, digits, "_.-", and "/"
@@ -165,6 +186,8 @@ class Settings:
     log_level: str = "INFO"
     #: Things worth saying once at cold start (a value read in a way the user may not expect).
     notices: tuple[str, ...] = ()
+    #: The ops events Lambda: routing, the Slack webhook, retries (Datadog key, site, tags, dead letter as above).
+    events: EventsOptions = EventsOptions()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -247,6 +270,7 @@ class Settings:
             time_margin_ms=parser.integer(LOGSHIP_TIME_MARGIN_MS, 5_000, low=0, high=600_000),
             log_level=parser.choice(LOGSHIP_LOG_LEVEL, LOG_LEVELS, upper=True),
             notices=tuple(parser.notices),
+            events=parser.events(),
         )
         if parser.problems:
             raise ConfigError("invalid settings: " + "; ".join(parser.problems))
@@ -383,6 +407,33 @@ class _Parser:
             )
             return None
         return raw
+
+    def events(self) -> EventsOptions:
+        """The ops events section; the webhook URL is checked for shape but never quoted (it is a secret)."""
+        webhook = self.text(SLACK_WEBHOOK_URL)
+        if webhook is not None and not is_webhook_url(webhook):
+            self.problems.append(f"{SLACK_WEBHOOK_URL} must be an https:// URL (the value is a secret and not shown)")
+            webhook = None
+        severities, ignore = DEFAULT_SLACK_SEVERITIES, None
+        try:
+            raw = self.env.get(LOGSHIP_SLACK_SEVERITIES)
+            severities = parse_slack_severities(raw, variable=LOGSHIP_SLACK_SEVERITIES)
+        except ConfigError as err:
+            self.problems.append(str(err))
+        try:
+            ignore = parse_ignore_pattern(self.env.get(LOGSHIP_EVENTS_IGNORE), variable=LOGSHIP_EVENTS_IGNORE)
+        except ConfigError as err:
+            self.problems.append(str(err))
+        slack = SlackOptions(
+            webhook=SecretSource(
+                env_name=SLACK_WEBHOOK_URL,
+                value=webhook,
+                ssm_name=self.ssm_name(SLACK_WEBHOOK_URL_SSM_NAME),
+                secret_arn=self.secret_arn(SLACK_WEBHOOK_URL_SECRET_ARN),
+                json_fields=WEBHOOK_URL_FIELDS,
+            )
+        )
+        return EventsOptions(routing=RoutingOptions(slack_severities=severities, ignore=ignore), slack=slack)
 
     def redactions(self, name: str) -> frozenset[str]:
         names = frozenset(part.lower() for part in parse_tags(self.env.get(name, "")))

@@ -12,6 +12,7 @@ import pytest
 
 from logship.testing.emulator import IntakeEmulator
 from logship.testing.localaws import LocalAws
+from logship.testing.slack import SlackWebhookEmulator
 from logship.testing.synth import firehose_event, firehose_record, subscription_payload
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -36,6 +37,12 @@ class FakeContext:
 @pytest.fixture
 def intake() -> Iterator[IntakeEmulator]:
     with IntakeEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackWebhookEmulator]:
+    with SlackWebhookEmulator() as emulator:
         yield emulator
 
 

@@ -63,15 +63,16 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
     }
 
 
-#: Logical ids of the two functions: the Firehose transformation and the subscriptions custom resource.
+#: Logical ids of the functions: the Firehose transformation, the subscriptions custom resource, ops events.
 TRANSFORM_FUNCTION = "LogshipFunction"
 SUBSCRIPTIONS_FUNCTION = "SubscriptionsFunction"
+EVENTS_FUNCTION = "EventsFunction"
 MAKEFILE = ROOT / "Makefile"
 
 
 def function_properties(template: dict[str, Any], name: str = TRANSFORM_FUNCTION) -> dict[str, Any]:
     functions = resources_of(template, "AWS::Serverless::Function")
-    assert set(functions) == {TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION}, sorted(functions)
+    assert set(functions) == {TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION, EVENTS_FUNCTION}, sorted(functions)
     return functions[name]["Properties"]
 
 
@@ -201,7 +202,7 @@ def test_template_passes_cfn_lint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("function", [TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION])
+@pytest.mark.parametrize("function", [TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION, EVENTS_FUNCTION])
 def test_lambda_environment_only_names_settings_logship_reads(template: dict[str, Any], function: str) -> None:
     """Every environment variable the template gives a function is one logship reads."""
     names = set(function_properties(template, function)["Environment"]["Variables"])
@@ -347,7 +348,11 @@ def test_s3_objects_are_not_compressed_twice(template: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("function", "handler"),
-    [(TRANSFORM_FUNCTION, "handlers.firehose.handler"), (SUBSCRIPTIONS_FUNCTION, "handlers.subscriptions.handler")],
+    [
+        (TRANSFORM_FUNCTION, "handlers.firehose.handler"),
+        (SUBSCRIPTIONS_FUNCTION, "handlers.subscriptions.handler"),
+        (EVENTS_FUNCTION, "handlers.events.handler"),
+    ],
 )
 def test_functions_run_their_handler_on_the_build_scripts_platform(
     template: dict[str, Any], function: str, handler: str
@@ -364,7 +369,7 @@ def test_functions_run_their_handler_on_the_build_scripts_platform(
     assert properties["Timeout"] < limit
 
 
-@pytest.mark.parametrize("function", [TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION])
+@pytest.mark.parametrize("function", [TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION, EVENTS_FUNCTION])
 def test_sam_builds_each_function_with_the_makefile_in_the_repository_root(
     template: dict[str, Any], function: str
 ) -> None:
@@ -447,7 +452,12 @@ DURATION_SHARE_OF_TIMEOUT = 0.8
 
 
 def alarms(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    found = resources_of(template, "AWS::CloudWatch::Alarm")
+    """The log path's alarms; the ops events function's (Condition OpsEvents) are in tests/opsevents/test_ops_deploy.py."""
+    found = {
+        name: alarm
+        for name, alarm in resources_of(template, "AWS::CloudWatch::Alarm").items()
+        if alarm.get("Condition") != "OpsEvents"
+    }
     return {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"] for a in found.values()}
 
 
@@ -762,8 +772,10 @@ def test_build_command_makes_a_zip_that_imports_the_handler(tmp_path: Path, lamb
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n]
     assert not [n for n in names if n.startswith("logship/testing/")]
     code = (
-        "import handlers.firehose, logship, orjson\n"
-        "assert callable(handlers.firehose.handler)\n"
+        "import handlers.firehose, handlers.events, logship, orjson\n"
+        "import datadog_api_client.v1.api.events_api  # the ops events function sends with it\n"
+        "assert callable(handlers.firehose.handler) and callable(handlers.events.handler)\n"
+        "assert datadog_api_client.__file__.startswith(sys.path[0]), datadog_api_client.__file__\n"
         "assert logship.__file__.startswith(sys.path[0]), logship.__file__\n"
         "print('ok')\n"
     )

@@ -18,7 +18,11 @@ from cfnlint.decode import decode
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 SAM_VENV_BIN = ROOT / ".venv" / "sam" / "bin" / "sam"
-FUNCTIONS = {"LogshipFunction": "handlers/firehose.py", "SubscriptionsFunction": "handlers/subscriptions.py"}
+FUNCTIONS = {
+    "LogshipFunction": "handlers/firehose.py",
+    "SubscriptionsFunction": "handlers/subscriptions.py",
+    "EventsFunction": "handlers/events.py",
+}
 # What the Lambda Python runtime brings; the package must not carry its own copy.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six"}
 
@@ -78,7 +82,7 @@ def test_sam_validate_would_have_caught_the_foreach_template(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_sam_build_builds_both_functions_for_arm64_and_python_312(tmp_path: Path) -> None:
+def test_sam_build_builds_every_function_for_arm64_and_python_312(tmp_path: Path) -> None:
     """`sam build` runs the Makefile's build targets: each function gets the whole package for its platform."""
     build_dir = tmp_path / "build"
     result = run_sam("build", "--template-file", str(TEMPLATE), "--build-dir", str(build_dir), cwd=tmp_path,

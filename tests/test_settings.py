@@ -256,7 +256,7 @@ def test_every_env_name_constant_is_listed():
     names = {
         value
         for key, value in vars(module).items()
-        if key.isupper() and isinstance(value, str) and value == key and (key.startswith(("DD_", "LOGSHIP_")) or key == "ONLY_JSON")
+        if key.isupper() and isinstance(value, str) and value == key and (key.startswith(("DD_", "LOGSHIP_", "SLACK_")) or key == "ONLY_JSON")
     }
     assert names == set(ALL_ENV_NAMES)
     assert {"DD_API_URL", "LOGSHIP_DATADOG_ENABLED"} <= names

@@ -19,10 +19,12 @@ def register(sub: Any) -> None:
     """Add the ``replay`` subcommand to ``sub``."""
     from logship.settings import (
         DATADOG_ENV_NAMES,
+        DD_API_URL,
         LOGSHIP_DD_CONCURRENCY,
         LOGSHIP_DD_TIMEOUT_SECONDS,
         LOGSHIP_GZIP_LEVEL,
         LOGSHIP_LOG_LEVEL,
+        SLACK_WEBHOOK_ENV_NAMES,
     )
 
     rep = arguments.add_command(
@@ -32,7 +34,9 @@ def register(sub: Any) -> None:
         description=(
             "Send the entries of a dead letter (every .jsonl.gz object under s3://bucket/prefix, or one\n"
             "object) to Datadog, deleting each object once all of it was accepted; an object accepted in part\n"
-            "is rewritten to hold only the rest. Exits 1 when entries are left. Shows progress on a terminal."
+            "is rewritten to hold only the rest. Exits 1 when entries are left. Shows progress on a terminal.\n"
+            "A URI at or under an 'opsevents' folder holds ops events dead letters instead: each is sent to\n"
+            "its own sink (Datadog's Events API or the Slack webhook) and deleted once taken."
         ),
         env=(
             *DATADOG_ENV_NAMES,
@@ -40,6 +44,8 @@ def register(sub: Any) -> None:
             LOGSHIP_DD_TIMEOUT_SECONDS,
             LOGSHIP_GZIP_LEVEL,
             LOGSHIP_LOG_LEVEL,
+            DD_API_URL,
+            *SLACK_WEBHOOK_ENV_NAMES,
             *AWS_ENV_NAMES,
         ),
     )
@@ -56,6 +62,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay and print the report; exit 1 when something is left."""
+    from logship.cli.events import replays_opsevents, run_replay
+
+    if replays_opsevents(args.uri):  # <prefix>/opsevents/...: each message to its own sink
+        return run_replay(args)
     import boto3
 
     from logship.deadletter import RESTAMP_AFTER_SECONDS, replay

@@ -2,9 +2,10 @@
 
 EventBridge delivers at least once, and ECS may report one task change twice;
 a redelivery carries the same dedup key (:mod:`logship.opsevents.keys`). The
-handler asks :meth:`RecentKeys.seen` before sending and calls
-:meth:`RecentKeys.remember` once both sinks have the event (or its dead letter
-copy). The store is bounded: past :data:`DEFAULT_MAX_KEYS` the least recently
+orchestrator keeps one key per sink and event: it asks :meth:`RecentKeys.seen`
+before sending to a sink and calls :meth:`RecentKeys.remember` once that sink
+has the event (or its dead letter copy), so a retry sends only what is
+missing. The store is bounded: past :data:`DEFAULT_MAX_KEYS` the least recently
 used key goes. It only spans one warm container: a cold start, or a concurrent
 container, does not know what another one sent (docs/opsevents.md says what
 stronger dedup would need).

@@ -1,9 +1,12 @@
-"""Routing options for ops events, and the parsers settings uses to read them from the environment.
+"""Options of the ops events Lambda, and the parsers settings uses to read them from the environment.
 
-:class:`RoutingOptions` is a small frozen value; ``logship.settings`` builds it
-once at cold start with :func:`parse_slack_severities` and
-:func:`parse_ignore_pattern`, which raise :class:`~logship.errors.ConfigError`
-naming the variable.
+:class:`EventsOptions` is this Lambda's section of :class:`logship.settings.Settings`:
+the :class:`RoutingOptions` (what is ignored, which severities go to Slack),
+the Slack webhook (:class:`~logship.slack.SlackOptions`) and the retry policy
+both sinks share. The Datadog key, site, API URL, ``DD_TAGS`` and the dead
+letter are the settings every Lambda shares. ``logship.settings`` builds it once
+at cold start with :func:`parse_slack_severities` and :func:`parse_ignore_pattern`,
+which raise :class:`~logship.errors.ConfigError` naming the variable.
 """
 
 from __future__ import annotations
@@ -13,12 +16,18 @@ import re
 
 from logship.errors import ConfigError
 from logship.opsevents.model import OpsEvent, Severity
+from logship.retry import RetryPolicy
+from logship.slack import SlackOptions
 
 SLACK_SEVERITIES_ENV = "LOGSHIP_SLACK_SEVERITIES"
 EVENTS_IGNORE_ENV = "LOGSHIP_EVENTS_IGNORE"
 DEFAULT_SLACK_SEVERITIES = frozenset({Severity.ERROR, Severity.WARNING})
 # A pattern longer than this is a mistake (a pasted file), not a list of names.
 IGNORE_PATTERN_MAX_CHARS = 2_000
+# One event per invocation and a person waiting for it: a few quick tries, then
+# waits long enough for a Slack Retry-After or a Datadog rate-limit reset; the
+# invocation's deadline bounds them all.
+EVENTS_RETRY = RetryPolicy(max_attempts=8, base_seconds=0.5, cap_seconds=20.0)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,6 +59,15 @@ class RoutingOptions:
         if self.ignore is None:
             return None
         return next((name for name in names if name and self.ignore.search(name)), None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventsOptions:
+    """The ops events Lambda's own settings: routing, the Slack webhook, the retry policy of both sinks."""
+
+    routing: RoutingOptions = RoutingOptions()
+    slack: SlackOptions = SlackOptions()
+    retry: RetryPolicy = EVENTS_RETRY
 
 
 def parse_slack_severities(value: str | None, *, variable: str = SLACK_SEVERITIES_ENV) -> frozenset[Severity]:

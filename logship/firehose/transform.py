@@ -7,14 +7,15 @@ answers for the record, and which pieces of it wait for re-ingest (records
 that do not fit the response). :func:`settle` is a pure function of the
 outcomes and the re-ingest report: it gives the final outcomes, the response,
 and the entries of pieces that could not be put back (Datadog gets them now).
-No I/O here, and no callback.
+:func:`fail_unkept` answers ``ProcessingFailed`` for Ok records whose Datadog
+entries could be neither delivered nor kept. No I/O here, and no callback.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from logship import _base64, limits
@@ -203,6 +204,9 @@ class Settlement:
     outcomes: tuple[RecordOutcome, ...]
     #: Entries of the pieces that could not be put back (their events go to Datadog now).
     to_send: list[bytes]
+    #: Split records put back in part before re-ingest failed on the rest: the error prefix
+    #: gets them whole while their pieces put back are processed too (README, duplicate paths).
+    partly_put_back: tuple[str, ...] = ()
 
     def response(self) -> dict[str, Any]:
         """The Firehose response: every input recordId exactly once, in input order."""
@@ -228,6 +232,7 @@ def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, ent
     reason = "re-ingest failed: " + "; ".join(report.errors[-3:])
     final: list[RecordOutcome] = []
     to_send: list[bytes] = []
+    partly: list[str] = []
     index = 0
     for outcome in outcomes:
         left = [piece for position, piece in enumerate(outcome.pieces, index) if position in failed]
@@ -235,15 +240,43 @@ def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, ent
         if not left:
             final.append(outcome)
             continue
+        if len(left) < len(outcome.pieces):
+            partly.append(outcome.record_id)
         logger.error("record failed: %s", reason, extra={"recordId": outcome.record_id, "reason": reason})
-        final.append(
-            dataclasses.replace(
-                outcome,
-                result="ProcessingFailed",
-                reason=reason,
-                response_bytes=entry_size(outcome.record_id, "ProcessingFailed"),
-            )
-        )
+        final.append(_as_failed(outcome, reason))
         for piece in left:
             to_send.extend(build_entries(piece.batch, piece.tags, entries))
-    return Settlement(tuple(final), to_send)
+    if partly:
+        logger.error(
+            "split records put back in part: their pieces put back are processed and the error prefix keeps them whole",
+            extra={"recordIds": partly[:20], "records": len(partly)},
+        )
+    return Settlement(tuple(final), to_send, tuple(partly))
+
+
+def fail_unkept(
+    outcomes: Sequence[RecordOutcome], positions: Collection[int], reason: str
+) -> tuple[RecordOutcome, ...]:
+    """``outcomes`` with every Ok record at one of ``positions`` answered ``ProcessingFailed`` instead.
+
+    For records whose Datadog entries were neither accepted nor kept in a dead
+    letter: Firehose keeps their original bytes in its error prefix, where
+    ``logship redrive`` finds them, and their S3 output is not returned, so
+    their events reach S3 once, after the redrive. Other outcomes stay as
+    they are (only an Ok answer carries data; the response only shrinks).
+    """
+    return tuple(
+        _as_failed(outcome, reason) if position in positions and outcome.result == "Ok" else outcome
+        for position, outcome in enumerate(outcomes)
+    )
+
+
+def _as_failed(outcome: RecordOutcome, reason: str) -> RecordOutcome:
+    return dataclasses.replace(
+        outcome,
+        result="ProcessingFailed",
+        reason=reason,
+        data=None,
+        partition_keys=None,
+        response_bytes=entry_size(outcome.record_id, "ProcessingFailed"),
+    )

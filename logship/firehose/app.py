@@ -23,7 +23,15 @@ from logship.deadletter import DeadLetter
 from logship.errors import AuthError, DeadLetterError, DeliveryError
 from logship.firehose.event import FirehoseEvent
 from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestReport, reingest
-from logship.firehose.transform import RecordOutcome, Settlement, fail_unkept, reingest_items, settle, transform
+from logship.firehose.transform import (
+    RecordOutcome,
+    Settlement,
+    fail_unkept,
+    reingest_items,
+    settle,
+    stranded_pieces,
+    transform,
+)
 from logship.secrets import ApiKeyProvider, boto3_client_factory
 from logship.settings import Settings
 
@@ -257,12 +265,23 @@ class Logship:
             reingester = self._reingester_factory(event)
         except Exception as err:  # noqa: BLE001 - no client (region, credentials): nothing was put back
             return ReingestReport(failed=set(range(len(items))), errors=[f"{type(err).__name__}: {err}"])
-        return reingest(items, reingester, policy=self.settings.reingest_retry, deadline=deadline)
+        policy = self.settings.reingest_retry
+        report = reingest(items, reingester, policy=policy, deadline=deadline)
+        stranded = stranded_pieces(outcomes, report.failed)
+        if stranded:
+            # Pieces of a split record whose other pieces are back: left behind, the error prefix would get
+            # the record whole and its events would land twice. Keep trying while time allows.
+            persistent = dataclasses.replace(policy, max_attempts=max(policy.max_attempts, _STRANDED_ATTEMPTS))
+            again = reingest([items[i] for i in stranded], reingester, policy=persistent, deadline=deadline)
+            report.absorb(stranded, again)
+        return report
 
 
 # Re-ingest retries may run into the first half of the time margin (Datadog stops at its
 # start); the second half is for answering.
 _REINGEST_SHARE = 0.5
+# Attempts, within the same deadline, for pieces of a split record whose other pieces were put back.
+_STRANDED_ATTEMPTS = 20
 
 
 @dataclasses.dataclass(frozen=True)

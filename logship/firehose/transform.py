@@ -197,6 +197,23 @@ def reingest_items(outcomes: Sequence[RecordOutcome]) -> list[ReingestItem]:
     return [piece.item for outcome in outcomes for piece in outcome.pieces]
 
 
+def stranded_pieces(outcomes: Sequence[RecordOutcome], failed: Collection[int]) -> list[int]:
+    """Indices (as :func:`reingest_items` gives them) of failed pieces of records that had other pieces put back.
+
+    Left behind, such a record goes whole to the error prefix while its pieces
+    put back are processed too: these are the pieces worth every retry left.
+    """
+    stranded: list[int] = []
+    index = 0
+    for outcome in outcomes:
+        positions = range(index, index + len(outcome.pieces))
+        index += len(outcome.pieces)
+        left = [p for p in positions if p in failed]
+        if left and len(left) < len(positions):
+            stranded.extend(left)
+    return stranded
+
+
 @dataclasses.dataclass(frozen=True)
 class Settlement:
     """The invocation's final word: outcomes after re-ingest, and the entries still to send to Datadog."""

@@ -7,6 +7,7 @@ calls to moto; Datadog is the intake emulator.
 
 from __future__ import annotations
 
+import base64
 import collections
 import dataclasses
 import zlib
@@ -14,7 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import FakeContext, data_record
+from conftest import FakeContext, data_record, firehose_event
 
 from logship.firehose.reingest import FirehoseReingester
 from logship.firehose.subscription import decode_record
@@ -220,3 +221,35 @@ def test_summary_counts_records_failed_for_unkept_logs(intake, local_aws, unique
     assert (summary.ok, summary.processing_failed, summary.failed_unkept, summary.dd_unkept) == (1, 3, 3, 30)
     assert summary.dd_accepted == 10 and summary.dd_dead_lettered == 0
     assert orjson.loads(orjson.dumps(summary.as_log()))["failed_unkept"] == 3
+
+
+def test_pieces_of_a_split_record_left_behind_are_retried_until_all_are_back(intake, local_aws, unique, make_app):
+    """A split record put back in part is not left so: its other pieces get every retry time allows."""
+    import random
+
+    local_aws.delivery_stream(unique, unique)
+    flaky = FlakyFirehose(local_aws.client("firehose"), random.Random(7))
+    flaky.record_failure_rate = 0.5
+    settings = Settings.from_env(
+        {
+            "DD_URL": intake.url,
+            "DD_API_KEY": "k",
+            "ONLY_JSON": "false",
+            "LOGSHIP_OUTPUT_COMPRESSION": "none",
+            "LOGSHIP_RESPONSE_LIMIT_BYTES": "8000",
+        }
+    )
+    settings = dataclasses.replace(
+        settings, reingest_retry=RetryPolicy(max_attempts=1, base_seconds=0.0, cap_seconds=0.0)
+    )
+    app = make_app(
+        settings, client_factory=lambda service: flaky if service == "firehose" else local_aws.client(service)
+    )
+    batch, expected = records(1, 300)
+    invocation = app.process(firehose_event(batch, stream=unique), FakeContext())
+    assert [r["result"] for r in invocation.response["records"]] == ["Dropped"]
+    assert invocation.summary.reingest_calls > 1 and invocation.summary.reingest_partial == 0
+    pieces = local_aws.delivered_records(unique, prefix="reingested/")
+    assert len(pieces) > 4
+    put_back = [e["message"] for p in pieces for e in decode_record(base64.b64encode(p)).events]
+    assert collections.Counter(put_back) == collections.Counter(expected)

@@ -346,11 +346,14 @@ def _summary(
     for outcome in settlement.outcomes:
         results[outcome.result] += 1
         control += outcome.control
+        if outcome.result == "ProcessingFailed":
+            continue
+        put_back = sum(len(piece.batch.events) for piece in outcome.pieces)
         if outcome.result == "Ok":
-            events_s3 += outcome.events
-        elif outcome.pieces and outcome.result == "Dropped":
+            events_s3 += outcome.events - put_back
+        if outcome.pieces:
             reingested += 1
-            events_reingested += sum(len(piece.batch.events) for piece in outcome.pieces)
+            events_reingested += put_back
     started, transformed, delivered, kept_at, settled, ended = times
     return InvocationSummary(
         invocation_id=invocation_id,

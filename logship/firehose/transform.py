@@ -4,7 +4,10 @@
 its :class:`RecordOutcome` with the Datadog entries to send now, so the caller
 sends while the next record is decoded. An outcome says what the response
 answers for the record, and which pieces of it wait for re-ingest (records
-that do not fit the response). :func:`settle` is a pure function of the
+that do not fit the response). A record too big for any response is answered
+Ok with the events that fit now, and the rest is put back as one record: one
+record is put or not, never half, so no re-ingest failure can leave part of
+a record in two places. :func:`settle` is a pure function of the
 outcomes and the re-ingest report: it gives the final outcomes, the response,
 and the entries of pieces that could not be put back (Datadog gets them now).
 :func:`fail_unkept` answers ``ProcessingFailed`` for Ok records whose Datadog
@@ -31,8 +34,8 @@ from logship.packing import split_until
 
 logger = logging.getLogger(__name__)
 
-# Split pieces aim at a quarter of the response, so a re-ingested piece fits the
-# next invocation beside other records instead of bouncing again.
+# When the rest of a record must be split after all (it re-encodes over a record's
+# size), pieces aim at a quarter of the response, to fit beside other records.
 _PIECE_FRACTION = 4
 # Room kept for metadata.partitionKeys when a lone split event is judged against an
 # empty response: its size is measured here without them.
@@ -69,8 +72,9 @@ class RecordOutcome:
     """What became of one input record.
 
     ``result`` is the answer in the response; a record with ``pieces`` is
-    ``Dropped`` while its pieces wait for re-ingest, and :func:`settle` makes
-    it ``ProcessingFailed`` if any piece could not be put back.
+    ``Dropped`` (or ``Ok`` with the events that fit, when it is too big for
+    any response) while its pieces wait for re-ingest, and :func:`settle`
+    makes it ``ProcessingFailed`` if any piece could not be put back.
     ``response_bytes`` is the size of its answer in the serialized response.
     """
 
@@ -146,26 +150,99 @@ def _route(
         piece = ReingestPiece(ReingestItem(raw, record.partition_key), batch, tags)
         reason = "re-ingested: response full"
         return RecordOutcome(rid, "Dropped", budget.reserved(rid), reason, events=events, pieces=(piece,)), []
-    pieces = _split(batch, options, budget, rid)
-    if pieces is None:
-        # A single event that cannot fit even an empty response: Firehose keeps the
-        # record in its error prefix; Datadog still gets its events.
-        reason = "a single log event is larger than the response limit"
-        logger.error(reason, extra={"recordId": rid, "reason": reason})
-        entries = build_entries(batch, tags, options.entries, encoded=encoded)
-        return RecordOutcome(rid, "ProcessingFailed", budget.reserved(rid), reason, events=events), entries
+    return _take_and_put_back(record, batch, tags=tags, keys=keys, options=options, budget=budget, raw=raw)
+
+
+def _take_and_put_back(
+    record: FirehoseRecord,
+    batch: LogBatch,
+    *,
+    tags: StreamTags,
+    keys: Mapping[str, str] | None,
+    options: TransformOptions,
+    budget: ResponseBudget,
+    raw: bytes,
+) -> tuple[RecordOutcome, list[bytes]]:
+    """A record too big for any response: the events that fit now are answered Ok, the rest goes back as one record.
+
+    One record is put back or not, never in part, so when re-ingest fails the
+    record simply becomes ``ProcessingFailed`` as a whole and nothing of it
+    lands twice. The rest may be too big again when it comes back; each
+    invocation then takes what fits its response.
+    """
+    rid = record.record_id
+    events = batch.events
+    taken, data, cost = _fitting_prefix(batch, options, budget, rid, keys)
+    rest = dataclasses.replace(batch, events=events[taken:])
+    if not taken and not budget.fits_alone(_lone_cost(batch, events[0], options, budget, rid)):
+        return _too_big(rid, batch, tags, options, budget)
+    payload = raw if not taken else encode_batch(batch, rest.events)
+    if len(payload) <= _MAX_PIECE_RECORD_BYTES:
+        pieces: tuple[ReingestPiece, ...] = (ReingestPiece(ReingestItem(payload, record.partition_key), rest, tags),)
+    else:
+        # The rest re-encodes over a record's size (only a record at the size limit can): several records.
+        split = _split(rest, options, budget, rid)
+        if split is None:
+            return _too_big(rid, batch, tags, options, budget)
+        pieces = tuple(
+            ReingestPiece(
+                ReingestItem(part_payload, record.partition_key), dataclasses.replace(batch, events=part), tags
+            )
+            for part, part_payload in split
+        )
+    reason = f"{len(rest.events)} of {len(events)} events re-ingested: too big for one response"
+    if not taken:
+        return RecordOutcome(rid, "Dropped", budget.reserved(rid), reason, events=len(events), pieces=pieces), []
+    budget.take(cost)
+    entries = build_entries(dataclasses.replace(batch, events=events[:taken]), tags, options.entries)
     outcome = RecordOutcome(
-        rid,
-        "Dropped",
-        budget.reserved(rid),
-        f"re-ingested: split into {len(pieces)} records",
-        events=events,
-        pieces=tuple(
-            ReingestPiece(ReingestItem(payload, record.partition_key), dataclasses.replace(batch, events=part), tags)
-            for part, payload in pieces
-        ),
+        rid, "Ok", budget.reserved(rid) + cost, reason, data, keys, events=len(events), pieces=pieces
     )
-    return outcome, []
+    return outcome, entries
+
+
+def _fitting_prefix(
+    batch: LogBatch,
+    options: TransformOptions,
+    budget: ResponseBudget,
+    record_id: str,
+    keys: Mapping[str, str] | None,
+) -> tuple[int, str | None, int]:
+    """The most events from the start whose S3 output fits the response's room now: (count, data, cost).
+
+    All of them do not fit (the caller knows); a binary search on the count,
+    building the output of each candidate (this path is rare).
+    """
+    events = batch.events
+    found: tuple[int, str | None, int] = (0, None, 0)
+    low, high = 0, len(events) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        data = _base64.encode(build_output(batch, options.output, events=events[:middle]))
+        cost = budget.ok_cost(record_id, len(data), keys)
+        if cost <= budget.room:
+            low, found = middle, (middle, data, cost)
+        else:
+            high = middle - 1
+    return found
+
+
+def _lone_cost(
+    batch: LogBatch, event: LogEvent, options: TransformOptions, budget: ResponseBudget, record_id: str
+) -> int:
+    """What one event alone costs in a response, partition keys allowed for."""
+    size = len(_base64.encode(build_output(batch, options.output, events=[event])))
+    return budget.ok_cost(record_id, size, None) + _PARTITION_KEYS_ALLOWANCE
+
+
+def _too_big(
+    rid: str, batch: LogBatch, tags: StreamTags, options: TransformOptions, budget: ResponseBudget
+) -> tuple[RecordOutcome, list[bytes]]:
+    """A log event that cannot fit even an empty response: Firehose keeps the record; Datadog gets its events now."""
+    reason = "a single log event is larger than the response limit"
+    logger.error(reason, extra={"recordId": rid, "reason": reason})
+    entries = build_entries(batch, tags, options.entries)
+    return RecordOutcome(rid, "ProcessingFailed", budget.reserved(rid), reason, events=len(batch.events)), entries
 
 
 def _split(
@@ -279,11 +356,14 @@ def fail_unkept(
     For records whose Datadog entries were neither accepted nor kept in a dead
     letter: Firehose keeps their original bytes in its error prefix, where
     ``logship redrive`` finds them, and their S3 output is not returned, so
-    their events reach S3 once, after the redrive. Other outcomes stay as
-    they are (only an Ok answer carries data; the response only shrinks).
+    their events reach S3 once, after the redrive. Such a record's rest
+    waiting for re-ingest is not put back (the error prefix has it whole).
+    Other outcomes stay as they are (the response only shrinks).
     """
     return tuple(
-        _as_failed(outcome, reason) if position in positions and outcome.result == "Ok" else outcome
+        dataclasses.replace(_as_failed(outcome, reason), pieces=())
+        if position in positions and outcome.result == "Ok"
+        else outcome
         for position, outcome in enumerate(outcomes)
     )
 

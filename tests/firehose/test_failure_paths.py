@@ -223,8 +223,11 @@ def test_summary_counts_records_failed_for_unkept_logs(intake, local_aws, unique
     assert orjson.loads(orjson.dumps(summary.as_log()))["failed_unkept"] == 3
 
 
-def test_pieces_of_a_split_record_left_behind_are_retried_until_all_are_back(intake, local_aws, unique, make_app):
-    """A split record put back in part is not left so: its other pieces get every retry time allows."""
+def test_a_rest_too_big_for_one_record_is_split_and_its_pieces_left_behind_get_every_retry(
+    intake, local_aws, unique, make_app
+):
+    """A record whose rest re-encodes over a record's size goes back in pieces; none is left while others are back."""
+    import os
     import random
 
     local_aws.delivery_stream(unique, unique)
@@ -236,7 +239,7 @@ def test_pieces_of_a_split_record_left_behind_are_retried_until_all_are_back(int
             "DD_API_KEY": "k",
             "ONLY_JSON": "false",
             "LOGSHIP_OUTPUT_COMPRESSION": "none",
-            "LOGSHIP_RESPONSE_LIMIT_BYTES": "8000",
+            "LOGSHIP_RESPONSE_LIMIT_BYTES": "200000",
         }
     )
     settings = dataclasses.replace(
@@ -245,11 +248,14 @@ def test_pieces_of_a_split_record_left_behind_are_retried_until_all_are_back(int
     app = make_app(
         settings, client_factory=lambda service: flaky if service == "firehose" else local_aws.client(service)
     )
-    batch, expected = records(1, 300)
-    invocation = app.process(firehose_event(batch, stream=unique), FakeContext())
-    assert [r["result"] for r in invocation.response["records"]] == ["Dropped"]
+    filler, _ = records(1, 1_600, tag="f")  # takes most of the response
+    big = [f"big-{n} " + base64.b64encode(os.urandom(30_000)).decode() for n in range(35)]  # ~1.05 MB gzipped
+    event = firehose_event([*filler, data_record("big", big)], stream=unique)
+    assert len(base64.b64decode(event["records"][1]["data"])) > 1_024_000
+    invocation = app.process(event, FakeContext())
+    assert [r["result"] for r in invocation.response["records"]] == ["Ok", "Dropped"]
     assert invocation.summary.reingest_calls > 1 and invocation.summary.reingest_partial == 0
     pieces = local_aws.delivered_records(unique, prefix="reingested/")
     assert len(pieces) > 4
     put_back = [e["message"] for p in pieces for e in decode_record(base64.b64encode(p)).events]
-    assert collections.Counter(put_back) == collections.Counter(expected)
+    assert collections.Counter(put_back) == collections.Counter(big)

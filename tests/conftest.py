@@ -15,6 +15,8 @@ from logship.testing.localaws import LocalAws
 from logship.testing.synth import firehose_event, firehose_record, subscription_payload
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: Lines the fault soak (tests/test_soak.py) reports, shown in the terminal summary.
+SOAK_REPORT = pytest.StashKey[list[str]]()
 _names = itertools.count()
 
 
@@ -113,3 +115,12 @@ def make_app() -> Iterator[Any]:
     yield make
     for app in apps:
         app.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Show the fault soak's counts after the run (they are printed with -s too)."""
+    lines = config.stash.get(SOAK_REPORT, [])
+    if lines:
+        terminalreporter.section("logship fault soak")
+        for line in lines:
+            terminalreporter.write_line(line)

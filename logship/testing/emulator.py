@@ -143,17 +143,22 @@ class IntakeEmulator:
         """Answer requests as usual again (scripted faults still come first)."""
         self.outage = None
 
+    def clear_faults(self) -> None:
+        """Answer as a healthy intake again; what was received is kept."""
+        with self.lock:
+            self.script.clear()
+        self.reject_above_bytes = None
+        self.poison = None
+        self.delay = 0.0
+        self.outage = None
+
     def reset(self) -> None:
         """Forget received entries, requests and faults."""
         with self.lock:
             self.entries.clear()
             self.requests.clear()
-            self.script.clear()
             self.connections = 0
-        self.reject_above_bytes = None
-        self.poison = None
-        self.delay = 0.0
-        self.outage = None
+        self.clear_faults()
 
     # --- the protocol ------------------------------------------------------
     def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -226,8 +226,9 @@ class FlakyFirehose:
 
     Set ``fail_calls`` (the next calls raise ServiceUnavailableException),
     ``record_failure_rate`` (each record fails alone, as under throttling,
-    with this probability), or ``down`` (every call raises). ``put`` keeps the
-    data of every record the real client took, in order.
+    with this probability), ``down`` (every call raises) or
+    ``down_after_calls`` (that many more calls are served, then it is down).
+    ``put`` keeps the data of every record the real client took, in order.
     """
 
     def __init__(self, client: Any, rng: random.Random | None = None) -> None:
@@ -236,6 +237,7 @@ class FlakyFirehose:
         self.fail_calls = 0
         self.record_failure_rate = 0.0
         self.down = False
+        self.down_after_calls: int | None = None
         self.put: list[bytes] = []
 
     def heal(self) -> None:
@@ -243,9 +245,13 @@ class FlakyFirehose:
         self.fail_calls = 0
         self.record_failure_rate = 0.0
         self.down = False
+        self.down_after_calls = None
 
     def put_record_batch(self, DeliveryStreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's names
         """PutRecordBatch, or its failure."""
+        if self.down_after_calls is not None:
+            self.down = self.down or self.down_after_calls <= 0
+            self.down_after_calls -= 1
         if self.down or self.fail_calls > 0:
             self.fail_calls = max(self.fail_calls - 1, 0)
             raise _client_error("ServiceUnavailableException", "Slow down.", 503, "PutRecordBatch")

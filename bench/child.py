@@ -3,7 +3,8 @@
 ``import``: import the handler module, print peak RSS.
 ``handle EVENT_FILE``: import the handler, load the event, call the handler twice;
 print the time of each call and peak RSS after import, after loading the event
-and after each call. The intake URL and key come from the environment, as in
+and after each call, as the last line of stdout (the handler's EMF lines come
+first, as in Lambda). The intake URL and key come from the environment, as in
 the Lambda.
 """
 

@@ -1,8 +1,10 @@
 """The benchmark runner: throughput, cold start, memory and latency, in one run, side by side.
 
-``python -m bench`` runs the full suite and writes ``docs/bench.json`` and
-``docs/bench.png``; ``--quick`` runs tiny sizes with few repetitions;
-``--out PATH`` writes the JSON elsewhere (the plot goes beside it).
+``python -m bench`` runs the full suite and writes ``build/bench/bench.json``
+and ``bench.png`` beside it; ``--publish`` writes the published figures,
+``docs/bench.json`` and ``docs/bench.png``, instead (full runs only);
+``--quick`` runs tiny sizes with few repetitions; ``--out PATH`` writes the
+JSON elsewhere (the plot goes beside it). It exits 1 when a bar is missed.
 Every figure is the median of several repetitions, and every ratio compares
 figures from the same run.
 """
@@ -31,6 +33,10 @@ from bench.intake import IntakeProcess
 from bench.seed import SocketSink, seed_handler
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Where a run writes its report unless told otherwise: ignored by git.
+DEFAULT_OUT = ROOT / "build" / "bench" / "bench.json"
+#: The published figures (the README's picture, docs/benchmarks.md): written only with --publish.
+PUBLISHED_OUT = ROOT / "docs" / "bench.json"
 FULL_SIZES = (("0.3 MB", 300_000), ("1 MB", 1_000_000), ("3 MB", 3_000_000))
 QUICK_SIZES = (("20 kB", 20_000), ("60 kB", 60_000))
 SEED = 1
@@ -179,6 +185,11 @@ def fresh(args: Sequence[str], env: dict[str, str]) -> tuple[float, str]:
     return time.perf_counter() - started, done.stdout
 
 
+def child(args: Sequence[str], env: dict[str, str]) -> dict[str, Any]:
+    """The figures ``python -m bench.child ARGS`` prints as its last line (the handler's EMF lines come first)."""
+    return dict(json.loads(fresh(["-m", "bench.child", *args], env)[1].splitlines()[-1]))
+
+
 # --- the measurements -----------------------------------------------------------
 def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[dict[str, Any]]:
     """Floor, seed and logship on the same events, interleaved, medians of ``reps``."""
@@ -272,8 +283,8 @@ def fresh_process(target: int, url: str, reps: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "event.json"
         path.write_text(json.dumps(generate_event(target_bytes=target, seed=SEED)))
-        runs = [json.loads(fresh(["-m", "bench.child", "handle", str(path)], env)[1]) for _ in range(reps)]
-    imports = [json.loads(fresh(["-m", "bench.child", "import"], env)[1]) for _ in range(reps)]
+        runs = [child(["handle", str(path)], env) for _ in range(reps)]
+    imports = [child(["import"], env) for _ in range(reps)]
     med = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     rss_import = statistics.median(run["rss_import_mb"] for run in imports)
     return {
@@ -432,14 +443,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repetitions (seconds)")
     parser.add_argument("--reps", type=int, help="repetitions per measurement (default 5, quick 2)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench.json", help="JSON report path")
+    parser.add_argument("--out", type=Path, help=f"JSON report path (default: {DEFAULT_OUT.relative_to(ROOT)})")
     parser.add_argument("--plot", type=Path, help="PNG path (default: beside --out, bench.png)")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help=f"write the published figures, {PUBLISHED_OUT.relative_to(ROOT)} and the PNG beside it (full runs only)",
+    )
     parser.add_argument(
         "--validating-intake",
         action="store_true",
         help="time against the emulator that inflates and parses every request (it then shares the cores)",
     )
     args = parser.parse_args(argv)
+    try:
+        args.out = report_path(out=args.out, publish=args.publish, quick=args.quick)
+    except ValueError as err:
+        parser.error(str(err))
     reps = args.reps or (2 if args.quick else 5)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     largest = sizes[-1][1]
@@ -475,4 +495,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     drew = plot(report, png)
     print(table(report))
     print(f"wrote {args.out}" + (f" and {png}" if drew else " (no plot: install the bench extra for matplotlib)"))
+    missed = [bar["name"] for bar in report["bars"] if not bar["pass"]]
+    if missed:
+        print(f"missed {len(missed)} of {len(report['bars'])} bars: {'; '.join(missed)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def report_path(*, out: Path | None, publish: bool, quick: bool) -> Path:
+    """Where the JSON report goes: ``out``, the published figures with ``publish``, else :data:`DEFAULT_OUT`.
+
+    Raises ValueError when publishing is asked of a quick run or together with ``out``.
+    """
+    if publish and quick:
+        raise ValueError("--publish writes the published figures: a full run only, not --quick")
+    if publish and out is not None:
+        raise ValueError("--publish writes docs/bench.json: give --publish or --out, not both")
+    if publish:
+        return PUBLISHED_OUT
+    return out or DEFAULT_OUT

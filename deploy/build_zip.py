@@ -1,12 +1,18 @@
-"""Build the Lambda deployment zip: logship, its handler, and its runtime dependencies.
+"""Build the Lambda deployment package: logship, its handlers, and its runtime dependencies.
 
-    python deploy/build_zip.py [--arch arm64|x86_64] [--python 3.12] [--out dist/logship-lambda.zip]
+    python deploy/build_zip.py [--arch arm64|x86_64|native] [--python 3.12|native]
+                               [--out dist/logship-lambda.zip | --tree DIR]
 
 Dependencies come from ``[project] dependencies`` in pyproject.toml and are
 installed as wheels for the Lambda's architecture and Python version, whatever
 the machine running the build. Packages the Lambda Python runtime already ships
-are left out, as are tests and bytecode caches. The zip is deterministic: the
-same inputs give the same bytes. Standard library only.
+are left out, as are tests, ``logship/testing/`` (emulators and local AWS, never
+imported by a handler) and bytecode caches. The zip is deterministic: the same
+inputs give the same bytes. ``--tree DIR`` writes the same files unzipped into
+DIR instead: ``sam build`` (the Makefile's ``build-*`` targets) and the
+container image (docker/lambda.Dockerfile) use it. ``native`` means the
+architecture or Python version of the interpreter running the build, as inside
+the image's build stage. Standard library only.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -23,12 +30,18 @@ import tomllib
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "dist" / "logship-lambda.zip"
+#: The platform of both functions in deploy/template.yaml (Architectures, Runtime).
+DEFAULT_ARCH = "arm64"
+DEFAULT_PYTHON = "3.12"
 #: Source packages copied into the zip, relative to the repository root.
 SOURCE_PACKAGES = ("logship", "handlers")
+#: Folders of those packages that stay out of the zip: test support that no
+#: handler imports (it may not exist yet; nothing is required of it).
+EXCLUDED_SOURCE_DIRS = (Path("logship", "testing"),)
 #: Used while pyproject.toml does not exist yet.
 FALLBACK_DEPENDENCIES = ("orjson", "datadog-api-client", "urllib3")
 
@@ -47,6 +60,9 @@ _GLIBC_AL2023 = 34
 _GLIBC_AL2 = 26
 _MANYLINUX2014_GLIBC = 17
 _ARCH_MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
+#: ``platform.machine()`` values of the two Lambda architectures.
+_MACHINE_ARCH = {"aarch64": "arm64", "arm64": "arm64", "x86_64": "x86_64", "amd64": "x86_64"}
+NATIVE = "native"
 
 # Lambda quotas: 250 MB unzipped (function and layers together); 50 MB zipped
 # for a direct upload (SAM uploads through S3, where only the unzipped cap binds).
@@ -205,15 +221,19 @@ def _skipped(path: Path) -> bool:
     return any(part in _SKIP_DIRS for part in path.parts) or path.name.endswith(_SKIP_SUFFIXES)
 
 
+def _excluded_source(relative: Path) -> bool:
+    return any(relative.is_relative_to(folder) for folder in EXCLUDED_SOURCE_DIRS)
+
+
 def copy_sources(root: Path, target: Path, packages: Iterable[str] = SOURCE_PACKAGES) -> None:
-    """Copy the project's own packages into ``target``, without tests or bytecode."""
+    """Copy the project's own packages into ``target``, without tests, test support or bytecode."""
     for package in packages:
         source = root / package
         if not source.is_dir():
             raise BuildError(f"source package {source} does not exist")
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(root)
-            if path.is_file() and not _skipped(relative):
+            if path.is_file() and not _skipped(relative) and not _excluded_source(relative):
                 destination = target / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, destination)
@@ -239,10 +259,57 @@ def write_zip(source: Path, out: Path) -> tuple[int, int]:
     return out.stat().st_size, unzipped
 
 
+def write_tree(source: Path, tree: Path) -> int:
+    """Copy the files :func:`write_zip` would zip from ``source`` into ``tree`` (absent or empty); return bytes."""
+    if tree.exists() and (not tree.is_dir() or any(tree.iterdir())):
+        raise BuildError(f"{tree} must be an empty folder or not exist")
+    files = sorted(p for p in source.rglob("*") if p.is_file() and not _skipped(p.relative_to(source)))
+    copied = 0
+    for path in files:
+        destination = tree / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+        destination.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
+        copied += destination.stat().st_size
+    tree.mkdir(parents=True, exist_ok=True)
+    return copied
+
+
+class Built(NamedTuple):
+    """What a build produced: zipped bytes (None for a tree), unzipped bytes, bundled distributions."""
+
+    zipped: int | None
+    unzipped: int
+    pins: list[tuple[str, str]]
+
+
+def native_arch() -> str:
+    """The Lambda architecture name of the machine running the build."""
+    machine = platform.machine().lower()
+    if machine not in _MACHINE_ARCH:
+        raise BuildError(f"this machine ({machine}) is neither of Lambda's architectures (arm64, x86_64)")
+    return _MACHINE_ARCH[machine]
+
+
+def native_python() -> str:
+    """The ``major.minor`` version of the interpreter running the build."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
 def build(
-    out: Path, arch: str, python: str, *, keep: Iterable[str] = (), root: Path = ROOT
-) -> tuple[int, int, list[tuple[str, str]]]:
-    """Build the zip at ``out``; return (zipped bytes, unzipped bytes, bundled distributions)."""
+    out: Path | None,
+    arch: str,
+    python: str,
+    *,
+    tree: Path | None = None,
+    keep: Iterable[str] = (),
+    root: Path = ROOT,
+) -> Built:
+    """Build the zip at ``out``, or the unzipped package into ``tree``; exactly one of the two is given."""
+    if (out is None) == (tree is None):
+        raise BuildError("give exactly one of a zip file and a tree folder")
+    if tree is not None and tree.exists() and (not tree.is_dir() or any(tree.iterdir())):
+        raise BuildError(f"{tree} must be an empty folder or not exist")
     excluded = RUNTIME_PROVIDED - {canonical_name(name) for name in keep}
     requirements = runtime_dependencies(root / "pyproject.toml")
     pins = bundled(
@@ -251,23 +318,40 @@ def build(
         excluded,
         marker_environment(arch, python),
     )
+    zipped: int | None = None
     with tempfile.TemporaryDirectory() as scratch:
         stage = Path(scratch) / "package"
         stage.mkdir()
         install(pins, stage, arch, python)
         copy_sources(root, stage)
-        zipped, unzipped = write_zip(stage, out)
+        if out is not None:
+            zipped, unzipped = write_zip(stage, out)
+        else:
+            assert tree is not None
+            unzipped = write_tree(stage, tree)
+    where = out if out is not None else tree
     if unzipped > LAMBDA_UNZIPPED_LIMIT_BYTES:
-        raise BuildError(f"{out} unzips to {unzipped:,} bytes, over Lambda's {LAMBDA_UNZIPPED_LIMIT_BYTES:,}")
-    return zipped, unzipped, pins
+        raise BuildError(f"{where} unzips to {unzipped:,} bytes, over Lambda's {LAMBDA_UNZIPPED_LIMIT_BYTES:,}")
+    return Built(zipped, unzipped, pins)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", choices=sorted(_ARCH_MACHINE), default="arm64")
-    parser.add_argument("--python", default="3.12", help="Lambda Python version, e.g. 3.12")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--arch",
+        choices=[*sorted(_ARCH_MACHINE), NATIVE],
+        default=DEFAULT_ARCH,
+        help=f"Lambda architecture; native: this machine's (default {DEFAULT_ARCH})",
+    )
+    parser.add_argument(
+        "--python",
+        default=DEFAULT_PYTHON,
+        help=f"Lambda Python version, e.g. 3.12; native: this interpreter's (default {DEFAULT_PYTHON})",
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--out", type=Path, help=f"zip file to write (default {DEFAULT_OUT.relative_to(ROOT)})")
+    target.add_argument("--tree", type=Path, help="write the package unzipped into this empty or new folder instead")
     parser.add_argument(
         "--keep",
         action="append",
@@ -276,21 +360,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="bundle NAME even though the Lambda runtime ships it (repeatable)",
     )
     args = parser.parse_args(argv)
-    if not re.fullmatch(r"3\.\d+", args.python):
-        parser.error(f"--python must look like 3.12, got {args.python!r}")
+    python = native_python() if args.python == NATIVE else args.python
+    if not re.fullmatch(r"3\.\d+", python):
+        parser.error(f"--python must look like 3.12 or be native, got {args.python!r}")
+    out = None if args.tree is not None else (args.out or DEFAULT_OUT)
     try:
-        zipped, unzipped, pins = build(args.out, args.arch, args.python, keep=args.keep)
+        arch = native_arch() if args.arch == NATIVE else args.arch
+        built = build(out, arch, python, tree=args.tree, keep=args.keep)
     except BuildError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    bundled = ", ".join(f"{name} {version}" for name, version in pins) or "none"
-    print(f"bundled: {bundled}")
-    print(
-        f"{args.out}: {zipped:,} bytes zipped ({zipped / 1e6:.1f} MB), "
-        f"{unzipped:,} bytes unzipped ({unzipped / 1e6:.1f} MB of {LAMBDA_UNZIPPED_LIMIT_BYTES / 1e6:.0f} MB)"
-        f" for python{args.python} {args.arch}"
+    bundled_text = ", ".join(f"{name} {version}" for name, version in built.pins) or "none"
+    print(f"bundled: {bundled_text}")
+    unzipped = (
+        f"{built.unzipped:,} bytes unzipped ({built.unzipped / 1e6:.1f} MB of "
+        f"{LAMBDA_UNZIPPED_LIMIT_BYTES / 1e6:.0f} MB) for python{python} {arch}"
     )
-    if zipped > LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES:
+    if built.zipped is None:
+        print(f"{args.tree}: {unzipped}")
+        return 0
+    print(f"{out}: {built.zipped:,} bytes zipped ({built.zipped / 1e6:.1f} MB), {unzipped}")
+    if built.zipped > LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES:
         print("note: over 50 MB zipped; deploy through S3 (sam deploy does)", file=sys.stderr)
     return 0
 

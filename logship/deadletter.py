@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from logship import _gzip, limits
+from logship import _gzip, limits, s3uri
 from logship.datadog.logs import DatadogSender
 from logship.errors import DeadLetterError, DecodeError
 
@@ -26,13 +26,11 @@ logger = logging.getLogger(__name__)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix``)."""
-    if not uri.startswith("s3://"):
-        raise DeadLetterError(f"not an s3:// URI: {uri!r}")
-    bucket, _, prefix = uri[5:].partition("/")
-    if not bucket:
-        raise DeadLetterError(f"no bucket in {uri!r}")
-    return bucket, prefix.strip("/")
+    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix``); DeadLetterError saying what is wrong."""
+    try:
+        return s3uri.parse(uri)
+    except ValueError as err:
+        raise DeadLetterError(str(err)) from None
 
 
 def encode_lines(entries: list[bytes]) -> bytes:
@@ -72,13 +70,23 @@ class DeadLetter:
                 Body=encode_lines(entries),
                 ContentType="application/x-ndjson",
                 ContentEncoding="gzip",
-                Metadata={"reason": reason[:512], "entries": str(len(entries))},
+                Metadata={"reason": _header_text(reason), "entries": str(len(entries))},
             )
         except Exception as err:
             raise DeadLetterError(
                 f"could not write {len(entries)} entries to s3://{self.bucket}/{key}: {type(err).__name__}: {err}"
             ) from err
         return f"s3://{self.bucket}/{key}"
+
+
+# S3 sends user metadata as HTTP headers: printable ASCII only, and kept short.
+_METADATA_MAX_CHARS = 512
+
+
+def _header_text(text: str) -> str:
+    """``text`` as S3 user metadata can carry it: printable ASCII, at most 512 characters."""
+    printable = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return printable[:_METADATA_MAX_CHARS]
 
 
 @dataclasses.dataclass
@@ -135,15 +143,21 @@ def replay(
     deadline_seconds: float = 600.0,
     restamp_after_seconds: float | None = RESTAMP_AFTER_SECONDS,
     clock: Callable[[], float] = time.time,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
     """Send the dead letter at ``uri`` (one object, or every object under a prefix) to Datadog.
 
     Entries older than ``restamp_after_seconds`` are restamped (see
     :func:`restamp`) so Datadog keeps them; None sends them as they are.
+    ``progress``, when given, is called with (objects done, objects in all)
+    before the first object and after each one.
     """
     bucket, prefix = parse_s3_uri(uri)
     report = ReplayReport()
-    for key in list(_keys(client, bucket, prefix)):
+    keys = list(_keys(client, bucket, prefix))
+    if progress is not None:
+        progress(0, len(keys))
+    for key in keys:
         report.objects += 1
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         entries = decode_lines(body)
@@ -169,4 +183,6 @@ def replay(
         )
         if delivery.auth_error:
             raise DeadLetterError(delivery.auth_error)
+        if progress is not None:
+            progress(report.objects, len(keys))
     return report

@@ -20,7 +20,10 @@ class DeliveryError(LogshipError):
 
 
 class AuthError(DeliveryError):
-    """Datadog refused the API key (401/403). The message names the key's source, never the key."""
+    """Datadog refused the API key (401/403), or reading it failed for a passing reason.
+
+    The message names the key's source, never the key.
+    """
 
 
 class DeadLetterError(LogshipError):

@@ -33,8 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from logship import _base64, _gzip, limits
-from logship.deadletter import parse_s3_uri
+from logship import _base64, _gzip, limits, s3uri
 from logship.errors import DecodeError
 from logship.firehose.reingest import REINGEST_RETRY, Reingester, ReingestItem, reingest
 from logship.firehose.subscription import decode_record
@@ -178,11 +177,12 @@ def redrive(
     """Put the records of every error-prefix object at ``uri`` (an object, or all under a prefix) back.
 
     See the module docstring for what happens to each object. ``progress``
-    is called with the running report after each object. S3 errors reading
-    or listing raise (botocore's ``ClientError``); a stream that refuses
-    records does not (they count as ``failed``).
+    is called with the running report after each object. A ``uri`` that is
+    not ``s3://bucket/prefix`` raises ValueError; S3 errors reading or
+    listing raise (botocore's ``ClientError``); a stream that refuses records
+    does not (they count as ``failed``).
     """
-    bucket, prefix = parse_s3_uri(uri)
+    bucket, prefix = s3uri.parse(uri)
     report = RedriveReport(dry_run=dry_run)
     for key in list(_object_keys(s3, bucket, prefix)):
         tags = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]

@@ -23,6 +23,32 @@ ClientFactory = Callable[[str], Any]
 
 #: JSON fields a Secrets Manager secret may hold the Datadog API key in.
 DD_API_KEY_FIELDS = ("DD_API_KEY", "dd_api_key", "api_key", "apiKey")
+#: ... and the application key.
+DD_APP_KEY_FIELDS = ("DD_APP_KEY", "dd_app_key", "app_key", "appKey", "application_key")
+
+# Answers of SSM and Secrets Manager (and KMS, for the decryption) that mean the
+# configuration is wrong (the name, the ARN, the role's permissions, the key's
+# policy), not that the service is briefly unavailable: no retry can fix them.
+_CONFIG_ERROR_CODES = frozenset(
+    {
+        "ParameterNotFound",
+        "ParameterVersionNotFound",
+        "ResourceNotFoundException",
+        "AccessDeniedException",
+        "AccessDenied",
+        "ValidationException",
+        "InvalidParameterException",
+        "InvalidRequestException",
+        "DecryptionFailure",
+        "KMSAccessDeniedException",
+        "KMSDisabledException",
+        "KMSInvalidStateException",
+        "KMSNotFoundException",
+        "UnrecognizedClientException",
+    }
+)
+# botocore's errors for a client that cannot sign or route a request at all.
+_CONFIG_ERROR_CLASSES = frozenset({"NoCredentialsError", "PartialCredentialsError", "NoRegionError"})
 
 
 def boto3_client_factory(region: str | None = None) -> ClientFactory:
@@ -84,8 +110,11 @@ class SecretProvider:
     def get(self) -> str:
         """The secret, fetched on first call and cached.
 
-        Raises :class:`~logship.errors.ConfigError` when no source is set and
-        :class:`~logship.errors.AuthError` when the source cannot be read.
+        Raises :class:`~logship.errors.ConfigError` when no source is set or
+        the source cannot be read for a reason of configuration (no such
+        parameter or secret, access denied, empty), naming what to fix; and
+        :class:`~logship.errors.AuthError` when reading failed for a passing
+        reason (throttled, unreachable), which a later try may not meet.
         """
         with self._lock:
             if self._value is None:
@@ -118,17 +147,32 @@ class SecretProvider:
                 response = client.get_secret_value(SecretId=source.secret_arn)
                 value = _from_secret(str(response.get("SecretString", "")), source.json_fields, source.env_name)
             else:
-                raise ConfigError(f"no {source.env_name} configured: it comes from {self.source}")
+                name = source.env_name
+                raise ConfigError(f"no {name} configured: set {name}, {name}_SSM_NAME or {name}_SECRET_ARN")
         except (ConfigError, AuthError):
             raise
         except Exception as err:
             # The text of a failed fetch never holds the secret (we do not have it).
-            problem = f"{type(err).__name__}: {err}"
-            raise AuthError(f"could not read {source.env_name} from {self.source}: {problem}") from err
+            raise _read_error(source, self.source, err) from err
         value = value.strip()
         if not value:
-            raise AuthError(f"{source.env_name} from {self.source} is empty")
+            raise ConfigError(f"{source.env_name} from {self.source} is empty")
         return value
+
+
+def _read_error(source: SecretSource, where: str, err: Exception) -> ConfigError | AuthError:
+    """The error for a failed read: ConfigError naming the variable to fix, or AuthError for a passing fault."""
+    response = getattr(err, "response", None)  # botocore's ClientError carries the service's answer
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    code = error.get("Code")
+    problem = f"{code}: {error.get('Message') or err}" if code else f"{type(err).__name__}: {err}"
+    if code in _CONFIG_ERROR_CODES or type(err).__name__ in _CONFIG_ERROR_CLASSES:
+        variable = f"{source.env_name}_SSM_NAME" if source.ssm_name else f"{source.env_name}_SECRET_ARN"
+        return ConfigError(
+            f"could not read {source.env_name} from {where} ({problem}); check {variable} "
+            "and that the role may read it (and decrypt it with its KMS key)"
+        )
+    return AuthError(f"could not read {source.env_name} from {where}: {problem}")
 
 
 class ApiKeyProvider(SecretProvider):
@@ -147,5 +191,5 @@ def _from_secret(secret: str, fields: tuple[str, ...], env_name: str) -> str:
             for name in fields:
                 if isinstance(doc.get(name), str):
                     return str(doc[name])
-            raise AuthError(f"the secret is JSON but has no {fields[0]} field (for {env_name})")
+            raise ConfigError(f"the secret for {env_name} is JSON but has none of the fields {', '.join(fields)}")
     return text

@@ -1,4 +1,4 @@
-"""Settings: every environment variable logship reads, parsed once into a frozen object.
+"""Settings: every environment variable logship reads, parsed once into a frozen tree of each step's options.
 
 The names below are the only place an environment variable is spelled. The
 original design's names (``DD_TAGS``, ``ONLY_JSON``, ``DD_SOURCE``, ...) are kept;
@@ -14,9 +14,10 @@ import os
 import re
 from collections.abc import Mapping
 
-from logship import limits
+from logship import limits, s3uri
+from logship.datadog import sites
+from logship.datadog.api import ApiOptions
 from logship.datadog.logs import LogsIntakeOptions
-from logship.datadog.sites import DEFAULT_SITE, logs_intake_url
 from logship.errors import ConfigError
 from logship.firehose.entries import EntryOptions
 from logship.firehose.redact import BUILTIN_RULES, DEFAULT_REPLACEMENT, MessageFilter, RedactRule
@@ -25,14 +26,19 @@ from logship.firehose.s3_output import OutputOptions
 from logship.firehose.tags import DEFAULT_LOG_GROUP_PATTERN, DEFAULT_LOG_STREAM_PATTERN, TAG_FIELDS, TagOptions
 from logship.firehose.transform import TransformOptions
 from logship.retry import RetryPolicy
-from logship.secrets import SecretSource
+from logship.secrets import DD_APP_KEY_FIELDS, SecretSource
 
 # --- Datadog ----------------------------------------------------------------
+LOGSHIP_DATADOG_ENABLED = "LOGSHIP_DATADOG_ENABLED"
 DD_API_KEY = "DD_API_KEY"
 DD_API_KEY_SSM_NAME = "DD_API_KEY_SSM_NAME"
 DD_API_KEY_SECRET_ARN = "DD_API_KEY_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
 DD_SITE = "DD_SITE"
 DD_URL = "DD_URL"
+DD_API_URL = "DD_API_URL"
+DD_APP_KEY = "DD_APP_KEY"
+DD_APP_KEY_SSM_NAME = "DD_APP_KEY_SSM_NAME"
+DD_APP_KEY_SECRET_ARN = "DD_APP_KEY_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
 DD_SOURCE = "DD_SOURCE"
 DD_TAGS = "DD_TAGS"
 ONLY_JSON = "ONLY_JSON"
@@ -60,13 +66,28 @@ LOGSHIP_EXCLUDE_AT_MATCH = "LOGSHIP_EXCLUDE_AT_MATCH"
 # --- The Lambda's own logging -----------------------------------------------
 LOGSHIP_LOG_LEVEL = "LOGSHIP_LOG_LEVEL"
 
-#: Every variable logship reads, for docs and for drift checks against templates.
-ALL_ENV_NAMES: tuple[str, ...] = (
+#: What the Datadog key's source and the intake need: for the commands' help.
+DATADOG_ENV_NAMES: tuple[str, ...] = (
+    LOGSHIP_DATADOG_ENABLED,
     DD_API_KEY,
     DD_API_KEY_SSM_NAME,
     DD_API_KEY_SECRET_ARN,
     DD_SITE,
     DD_URL,
+)
+
+#: Every variable logship reads, for docs and for drift checks against templates.
+ALL_ENV_NAMES: tuple[str, ...] = (
+    LOGSHIP_DATADOG_ENABLED,
+    DD_API_KEY,
+    DD_API_KEY_SSM_NAME,
+    DD_API_KEY_SECRET_ARN,
+    DD_SITE,
+    DD_URL,
+    DD_API_URL,
+    DD_APP_KEY,
+    DD_APP_KEY_SSM_NAME,
+    DD_APP_KEY_SECRET_ARN,
     DD_SOURCE,
     DD_TAGS,
     ONLY_JSON,
@@ -90,6 +111,19 @@ ALL_ENV_NAMES: tuple[str, ...] = (
     LOGSHIP_LOG_LEVEL,
 )
 
+# SSM parameter names (SSM API reference, PutParameter): letters, digits, "_.-", and "/"
+# between the levels of a hierarchy, which then starts with "/"; an optional
+# ":version" or ":label" selector (GetParameter); or the parameter's ARN.
+_SSM_NAME = re.compile(
+    r"(?:[A-Za-z0-9_.\-]+|(?:/[A-Za-z0-9_.\-]+)+"
+    r"|arn:aws[a-z\-]*:ssm:[a-z0-9\-]+:\d{12}:parameter/[A-Za-z0-9_.\-/]+)(?::[A-Za-z0-9_.\-]+)?"
+)
+SSM_NAME_MAX_LENGTH = 1011  # the fully qualified name, SSM API reference
+SSM_MAX_LEVELS = 15  # hierarchy depth, SSM API reference
+# Secrets Manager secret ARNs: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>,
+# names of letters, digits and "/_+=.@-" (Secrets Manager API reference, CreateSecret).
+_SECRET_ARN = re.compile(r"arn:aws[a-z\-]*:secretsmanager:[a-z0-9\-]+:\d{12}:secret:[A-Za-z0-9/_+=.@\-]+")
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 LOG_LEVELS = ("INFO", "DEBUG", "WARNING", "ERROR")
@@ -105,10 +139,16 @@ class Settings:
     ``logs``, ...), never this module.
     """
 
+    #: ``LOGSHIP_DATADOG_ENABLED``: False is the S3-only mode (no key needed, nothing sent to Datadog).
+    datadog_enabled: bool = True
     #: Where the Datadog API key comes from.
     api_key: SecretSource = SecretSource()
-    #: The Datadog site (``DD_SITE``), for the API and the key check.
-    site: str = DEFAULT_SITE
+    #: The Datadog site (``DD_SITE``), one of :data:`logship.datadog.sites.SITES`.
+    site: str = sites.DEFAULT_SITE
+    #: Datadog's API (events, monitors, metrics, key check): ``DD_API_URL`` or ``https://api.<site>``.
+    api: ApiOptions = ApiOptions()
+    #: The application key monitors as code need (``DD_APP_KEY``, ``_SSM_NAME``, ``_SECRET_ARN``).
+    app_key: SecretSource = SecretSource(env_name=DD_APP_KEY, json_fields=DD_APP_KEY_FIELDS)
     #: ``DD_TAGS``: tags added to everything sent to Datadog.
     tags: tuple[str, ...] = ()
     #: The logs intake: URL (``DD_URL`` or the site's), concurrency, timeouts, retries.
@@ -125,6 +165,8 @@ class Settings:
     time_margin_ms: int = 5_000
     #: Level of logship's own log.
     log_level: str = "INFO"
+    #: Things worth saying once at cold start (a value read in a way the user may not expect).
+    notices: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -134,7 +176,7 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         parser = _Parser(env)
-        site = parser.text(DD_SITE) or DEFAULT_SITE
+        site = parser.site(DD_SITE)
         tags = parse_tags(env.get(DD_TAGS, ""))
         gzip_level = parser.integer(LOGSHIP_GZIP_LEVEL, 1, low=1, high=9)
         message_filter = MessageFilter.build(
@@ -144,16 +186,25 @@ class Settings:
             exclude=parser.regex(LOGSHIP_EXCLUDE_AT_MATCH),
         )
         settings = cls(
+            datadog_enabled=parser.flag(LOGSHIP_DATADOG_ENABLED, default=True),
             api_key=SecretSource(
                 env_name=DD_API_KEY,
                 value=parser.text(DD_API_KEY),
-                ssm_name=parser.text(DD_API_KEY_SSM_NAME),
-                secret_arn=parser.text(DD_API_KEY_SECRET_ARN),
+                ssm_name=parser.ssm_name(DD_API_KEY_SSM_NAME),
+                secret_arn=parser.secret_arn(DD_API_KEY_SECRET_ARN),
             ),
             site=site,
+            api=ApiOptions(url=sites.api_url(site, parser.base_url(DD_API_URL))),
+            app_key=SecretSource(
+                env_name=DD_APP_KEY,
+                value=parser.text(DD_APP_KEY),
+                ssm_name=parser.ssm_name(DD_APP_KEY_SSM_NAME),
+                secret_arn=parser.secret_arn(DD_APP_KEY_SECRET_ARN),
+                json_fields=DD_APP_KEY_FIELDS,
+            ),
             tags=tags,
             logs=LogsIntakeOptions(
-                url=logs_intake_url(site, parser.text(DD_URL)),
+                url=sites.logs_intake_url(site, parser.base_url(DD_URL)),
                 concurrency=parser.integer(LOGSHIP_DD_CONCURRENCY, 4, low=1, high=32),
                 timeout_seconds=parser.integer(LOGSHIP_DD_TIMEOUT_SECONDS, 10, low=1, high=300),
                 gzip_level=gzip_level,
@@ -197,6 +248,7 @@ class Settings:
             dead_letter_uri=parser.s3_uri(LOGSHIP_DEAD_LETTER_URI),
             time_margin_ms=parser.integer(LOGSHIP_TIME_MARGIN_MS, 5_000, low=0, high=600_000),
             log_level=parser.choice(LOGSHIP_LOG_LEVEL, LOG_LEVELS, upper=True),
+            notices=tuple(parser.notices),
         )
         if parser.problems:
             raise ConfigError("invalid settings: " + "; ".join(parser.problems))
@@ -214,6 +266,7 @@ class _Parser:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.problems: list[str] = []
+        self.notices: list[str] = []
 
     def text(self, name: str) -> str | None:
         value = self.env.get(name, "").strip()
@@ -275,8 +328,61 @@ class _Parser:
         raw = self.text(name)
         if raw is None:
             return None
-        if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?", raw):
-            self.problems.append(f"{name} must look like s3://bucket/prefix, got {raw!r}")
+        try:
+            s3uri.parse(raw)
+        except ValueError as err:
+            self.problems.append(f"{name}: {err}")
+            return None
+        return raw
+
+    def site(self, name: str) -> str:
+        raw = self.text(name)
+        if raw is None:
+            return sites.DEFAULT_SITE
+        try:
+            return sites.parse_site(raw, name)
+        except ValueError as err:
+            self.problems.append(str(err))
+            return sites.DEFAULT_SITE
+
+    def base_url(self, name: str) -> str | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        try:
+            base = sites.parse_base_url(raw, name)
+        except ValueError as err:
+            self.problems.append(str(err))
+            return None
+        if base.assumed_https:
+            self.notices.append(f"{name} has no scheme (the Datadog Forwarder's host-only form): using {base.url}")
+        return base.url
+
+    def ssm_name(self, name: str) -> str | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        if (
+            not _SSM_NAME.fullmatch(raw)
+            or len(raw) > SSM_NAME_MAX_LENGTH
+            or raw.split(":parameter", 1)[-1].count("/") > SSM_MAX_LEVELS
+        ):
+            self.problems.append(
+                f"{name} must be an SSM parameter name (letters, digits and _.-, with / between the levels "
+                f"of a hierarchy that starts with /, e.g. /datadog/api-key) or its ARN, got {raw!r}"
+            )
+            return None
+        return raw
+
+    def secret_arn(self, name: str) -> str | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        if not _SECRET_ARN.fullmatch(raw):
+            self.problems.append(
+                f"{name} must be a Secrets Manager secret ARN "
+                f"(arn:aws:secretsmanager:<region>:<account>:secret:<name>), got {raw!r}"
+            )
             return None
         return raw
 

@@ -46,7 +46,8 @@ class HttpTransport:
 
     Never retries or follows redirects itself: the caller's retry policy
     decides. A failure without an answer (refused, reset, timed out, name not
-    resolved) raises :class:`~logship.errors.TransportError` naming the host.
+    resolved) raises :class:`~logship.errors.TransportError` naming the host
+    (and port, when the URL gives one).
     """
 
     def __init__(self, *, maxsize: int = 4, proxies: Mapping[str, str] | None = None) -> None:
@@ -70,6 +71,7 @@ class HttpTransport:
 
         parts = urlsplit(url)
         host = parts.hostname or url
+        where = parts.netloc.rpartition("@")[2] or url  # host:port, as the error names it
         try:
             response = self._manager(parts.scheme, host).request(
                 method,
@@ -82,7 +84,7 @@ class HttpTransport:
                 preload_content=True,
             )
         except urllib3.exceptions.HTTPError as err:
-            raise TransportError(host, _describe(err)) from err
+            raise TransportError(where, describe_failure(err)) from err
         return HttpResponse(response.status, {k.lower(): v for k, v in response.headers.items()}, response.data)
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
@@ -124,20 +126,28 @@ def _bypassed(host: str, proxies: Mapping[str, str]) -> bool:
     return bool(bypass(host, {"no": no_proxy}))
 
 
-def _describe(err: Exception) -> str:
-    """What went wrong, in a few words a person can act on (the host is named by the caller)."""
+def describe_failure(err: Exception) -> str:
+    """What went wrong, in a few words a person can act on (the host is named by the caller).
+
+    ``connection refused``, ``name not resolved``, ``cannot connect: ...``,
+    ``timed out`` or ``connection lost: ...``. In urllib3 2 a failed connection
+    (NewConnectionError, NameResolutionError) is also a ConnectTimeoutError, so
+    those are told apart before any timeout.
+    """
     import urllib3
 
     reason = getattr(err, "reason", None) or err
     text = str(reason)
-    if isinstance(err, urllib3.exceptions.TimeoutError) or isinstance(reason, urllib3.exceptions.TimeoutError):
-        return "timed out"
     # NameResolutionError is urllib3 2's; the Lambda runtime may bring urllib3 1.26.
     name_errors = getattr(urllib3.exceptions, "NameResolutionError", ())
     if isinstance(reason, name_errors) or "Name or service not known" in text or "getaddrinfo" in text:
         return "name not resolved"
     if "Connection refused" in text or isinstance(reason, ConnectionRefusedError):
         return "connection refused"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "cannot connect: " + text.rpartition("Failed to establish a new connection: ")[2]
+    if isinstance(err, urllib3.exceptions.TimeoutError) or isinstance(reason, urllib3.exceptions.TimeoutError):
+        return "timed out"
     if isinstance(err, urllib3.exceptions.ProtocolError):
         return f"connection lost: {text}"
     return f"{type(reason).__name__}: {text}"

@@ -15,20 +15,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     out = tmp_path_factory.mktemp("bench") / "bench.json"
     committed = ROOT / "docs" / "bench.json"
     before = committed.read_bytes() if committed.exists() else None
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--reps", "1", "--out", str(out)],
         cwd=ROOT,
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
         timeout=120,
     )
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
     after = committed.read_bytes() if committed.exists() else None
     assert before == after, "the quick run must not touch docs/bench.json"
-    return out
+    return out, done
+
+
+@pytest.fixture(scope="module")
+def out(run: tuple[Path, subprocess.CompletedProcess[str]]) -> Path:
+    return run[0]
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +90,32 @@ def test_every_bar_is_judged_from_its_value(report: dict[str, Any]) -> None:
     for bar in report["bars"]:
         expected = bar["value"] <= bar["limit"] if bar["op"] == "<=" else bar["value"] >= bar["limit"]
         assert bar["pass"] is expected, bar["name"]
+
+
+def test_the_exit_status_says_whether_every_bar_was_met(
+    run: tuple[Path, subprocess.CompletedProcess[str]], report: dict[str, Any]
+) -> None:
+    """The run exits 0 when every bar passes, and 1 naming each missed bar otherwise."""
+    done = run[1]
+    missed = [bar["name"] for bar in report["bars"] if not bar["pass"]]
+    assert done.returncode == (1 if missed else 0)
+    for name in missed:
+        assert name in done.stderr
+
+
+def test_only_publish_writes_the_published_figures() -> None:
+    """By default the report goes under build/; docs/bench.json only with --publish, never from a quick run."""
+    from bench.run import DEFAULT_OUT, PUBLISHED_OUT, report_path
+
+    assert report_path(out=None, publish=False, quick=False) == DEFAULT_OUT
+    assert report_path(out=None, publish=False, quick=True) == DEFAULT_OUT
+    assert DEFAULT_OUT != PUBLISHED_OUT and "build" in DEFAULT_OUT.parts
+    assert report_path(out=None, publish=True, quick=False) == PUBLISHED_OUT
+    assert report_path(out=Path("x.json"), publish=False, quick=True) == Path("x.json")
+    with pytest.raises(ValueError, match="full run"):
+        report_path(out=None, publish=True, quick=True)
+    with pytest.raises(ValueError, match="not both"):
+        report_path(out=Path("x.json"), publish=True, quick=False)
 
 
 def test_plot_is_written_beside_the_report_when_matplotlib_is_present(out: Path) -> None:

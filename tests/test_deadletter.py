@@ -20,7 +20,7 @@ def test_lines_round_trip():
 
 @pytest.mark.parametrize(
     ("uri", "parts"),
-    [("s3://b/p/q", ("b", "p/q")), ("s3://b", ("b", "")), ("s3://b/p/", ("b", "p"))],
+    [("s3://bkt/p/q", ("bkt", "p/q")), ("s3://bkt", ("bkt", "")), ("s3://bkt/p/", ("bkt", "p"))],
 )
 def test_parse_s3_uri(uri, parts):
     """Bucket and prefix come apart; trailing slashes are dropped."""
@@ -30,7 +30,7 @@ def test_parse_s3_uri(uri, parts):
 def test_parse_s3_uri_refuses_other_schemes():
     """Only s3:// URIs with a bucket are accepted."""
     with pytest.raises(DeadLetterError):
-        parse_s3_uri("https://b/p")
+        parse_s3_uri("https://bkt/p")
 
 
 def test_old_epoch_timestamps_move_aside():

@@ -1,40 +1,51 @@
 """The ``logship`` command: one module per subcommand, each running the code the Lambda runs.
 
 Only the collaborators differ (local stand-ins or real AWS and Datadog).
-:func:`main` builds the parser from every command module's ``register``.
+:func:`main` builds the parser from every command module's ``register`` and
+is the one place errors are answered: a mistake on the command line exits 2,
+a failure exits 1, each with one line on stderr and no traceback unless
+``--debug`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+import sys
 
+from logship import __version__
 from logship.cli import check, demo, emulator, generate, process, redrive, replay
+from logship.cli.arguments import HelpFormatter, Parser
+from logship.cli.failures import FAILED, INTERRUPTED, describe
 
 COMMANDS = (demo, generate, process, emulator, replay, redrive, check)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with a mistake told in one line (usage is one ``--help`` away)."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print ``<prog>: error: <message>`` and exit 2."""
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one subcommand per job."""
-    parser = _Parser(
+    parser = Parser(
         prog="logship",
         description="Ship CloudWatch Logs from a Firehose transformation Lambda to Datadog and S3.",
+        epilog="Run 'logship COMMAND --help' for a command's options and the environment variables it reads.",
+        formatter_class=HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"logship {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for command in COMMANDS:
         command.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``logship`` command."""
+    """Entry point of the ``logship`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print(f"logship {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"logship {args.command}: error: {describe(err, args.command)}", file=sys.stderr)
+        return FAILED

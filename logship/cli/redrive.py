@@ -4,28 +4,50 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import Any
 
 import orjson
+
+from logship.cli import arguments
+from logship.cli.progress import Progress
+
+#: AWS variables this command reads besides logship's own (botocore's names).
+AWS_ENV_NAMES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_REGION", "AWS_ACCESS_KEY_ID")
 
 
 def register(sub: Any) -> None:
     """Add the ``redrive`` subcommand to ``sub``."""
-    red = sub.add_parser(
+    from logship.settings import LOGSHIP_LOG_LEVEL, LOGSHIP_MAX_DECOMPRESSED_BYTES, LOGSHIP_REINGEST_MAX_ATTEMPTS
+
+    red = arguments.add_command(
+        sub,
         "redrive",
-        help="put records from Firehose's error prefix (s3://bucket/processing-failed/...) back into the stream",
+        summary="put records from Firehose's error prefix (s3://bucket/processing-failed/...) back into the stream",
+        description=(
+            "Read Firehose's error-prefix objects (every object under s3://bucket/prefix, or one object), decode\n"
+            "each document's rawData and put the original record back into the delivery stream (PutRecordBatch),\n"
+            "or into its source Kinesis stream (PutRecords), with retries. Each object is deleted (or tagged)\n"
+            "once all of it that can succeed was put back; one put back in part is rewritten to hold the rest.\n"
+            "A record that is no CloudWatch Logs message is reported and kept. Exits 1 while records could not\n"
+            "be put back. Shows progress on a terminal."
+        ),
+        env=(LOGSHIP_REINGEST_MAX_ATTEMPTS, LOGSHIP_MAX_DECOMPRESSED_BYTES, LOGSHIP_LOG_LEVEL, *AWS_ENV_NAMES),
     )
-    red.add_argument("uri", help="an error-prefix object, or a prefix: s3://bucket/processing-failed/2026/11/22/")
+    red.add_argument("uri", type=arguments.s3_uri, help="s3://bucket/prefix of the error objects (or one object's URI)")
     target = red.add_mutually_exclusive_group(required=True)
     target.add_argument(
-        "--delivery-stream", metavar="NAME", help="PutRecordBatch into this delivery stream (Direct PUT)"
+        "--delivery-stream",
+        metavar="NAME",
+        type=arguments.delivery_stream_name,
+        help="put records into this delivery stream with PutRecordBatch (Direct PUT streams)",
     )
     target.add_argument(
         "--kinesis-stream",
         metavar="NAME",
-        help="PutRecords into this Kinesis data stream (the delivery stream's source)",
+        type=arguments.stream_name,
+        help="put records into this Kinesis data stream with PutRecords (the delivery stream's source)",
     )
-    red.add_argument("--dry-run", action="store_true", help="read and report only: put, delete and tag nothing")
+    red.add_argument("--dry-run", action="store_true", help="read and count only: put, delete and tag nothing")
     red.add_argument(
         "--tag",
         action="store_true",
@@ -35,29 +57,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Redrive and print the report; 0 when everything that can succeed was put back, 1 otherwise, 2 on a mistake."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from logship.deadletter import parse_s3_uri
-    from logship.errors import LogshipError
-
-    try:
-        parse_s3_uri(args.uri)
-        report = _redrive(args)
-    except (LogshipError, ClientError, BotoCoreError) as err:
-        print(f"logship redrive: {err}", file=sys.stderr)
-        return 2
-    print(orjson.dumps(report.__dict__).decode())
-    if report.never:
-        print(
-            f"logship redrive: {report.never} records can never succeed (not CloudWatch Logs messages); "
-            "they stay in the error prefix",
-            file=sys.stderr,
-        )
-    return 0 if not report.failed and not report.stuck else 1
-
-
-def _redrive(args: argparse.Namespace) -> Any:
+    """Redrive and print the report; exit 1 while records could not be put back (or an object could not be removed)."""
     import boto3
 
     from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester
@@ -72,9 +72,9 @@ def _redrive(args: argparse.Namespace) -> Any:
         reingester = KinesisReingester(boto3.client("kinesis"), args.kinesis_stream)
     else:
         reingester = FirehoseReingester(boto3.client("firehose"), args.delivery_stream)
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    try:
-        return redrive(
+    verb = "to put back" if args.dry_run else "put back"
+    with Progress() as progress:
+        report = redrive(
             args.uri,
             reingester,
             boto3.client("s3"),
@@ -82,30 +82,16 @@ def _redrive(args: argparse.Namespace) -> Any:
             dry_run=args.dry_run,
             tag=args.tag,
             max_decompressed_bytes=settings.transform.max_decompressed_bytes,
-            progress=progress,
+            progress=lambda r: progress.update(
+                f"redrive: {r.objects} objects, {r.records:,} records, {r.put_back:,} {verb}, "
+                f"{r.failed:,} failed, {r.never:,} can never succeed"
+            ),
         )
-    finally:
-        if progress is not None:
-            progress.close()
-
-
-class _Progress:
-    """One line on the terminal, rewritten after each object."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.shown = False
-
-    def __call__(self, report: Any) -> None:
-        verb = "to put back" if report.dry_run else "put back"
-        self.out.write(
-            f"\rredrive: {report.objects} objects, {report.records:,} records, {report.put_back:,} {verb}, "
-            f"{report.failed:,} failed, {report.never:,} can never succeed"
+    print(orjson.dumps(report.__dict__).decode())
+    if report.never:
+        print(
+            f"logship redrive: {report.never} records can never succeed (not CloudWatch Logs messages); "
+            "they stay in the error prefix",
+            file=sys.stderr,
         )
-        self.out.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        if self.shown:
-            self.out.write("\n")
-            self.out.flush()
+    return 0 if not report.failed and not report.stuck else 1

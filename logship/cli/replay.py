@@ -7,12 +7,44 @@ from typing import Any
 
 import orjson
 
+from logship.cli import arguments
+from logship.cli.failures import CommandError
+from logship.cli.progress import Progress
+
+#: AWS variables this command reads besides logship's own (botocore's names).
+AWS_ENV_NAMES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_REGION", "AWS_ACCESS_KEY_ID")
+
 
 def register(sub: Any) -> None:
     """Add the ``replay`` subcommand to ``sub``."""
-    rep = sub.add_parser("replay", help="send a dead letter (s3://bucket/prefix or object) to Datadog")
-    rep.add_argument("uri")
-    rep.add_argument("--timeout", type=float, default=600.0, help="seconds per object")
+    from logship.settings import (
+        DATADOG_ENV_NAMES,
+        LOGSHIP_DD_CONCURRENCY,
+        LOGSHIP_DD_TIMEOUT_SECONDS,
+        LOGSHIP_GZIP_LEVEL,
+        LOGSHIP_LOG_LEVEL,
+    )
+
+    rep = arguments.add_command(
+        sub,
+        "replay",
+        summary="send a dead letter (s3://bucket/prefix or one object) to Datadog",
+        description=(
+            "Send the entries of a dead letter (every .jsonl.gz object under s3://bucket/prefix, or one\n"
+            "object) to Datadog, deleting each object once all of it was accepted; an object accepted in part\n"
+            "is rewritten to hold only the rest. Exits 1 when entries are left. Shows progress on a terminal."
+        ),
+        env=(
+            *DATADOG_ENV_NAMES,
+            LOGSHIP_DD_CONCURRENCY,
+            LOGSHIP_DD_TIMEOUT_SECONDS,
+            LOGSHIP_GZIP_LEVEL,
+            LOGSHIP_LOG_LEVEL,
+            *AWS_ENV_NAMES,
+        ),
+    )
+    rep.add_argument("uri", type=arguments.s3_uri, help="s3://bucket/prefix of the dead letter, or one object's URI")
+    rep.add_argument("--timeout", type=arguments.seconds, default=600.0, help="seconds allowed per object")
     rep.add_argument(
         "--keep-timestamps",
         action="store_true",
@@ -32,14 +64,18 @@ def run(args: argparse.Namespace) -> int:
     from logship.settings import Settings
 
     settings = Settings.from_env()
+    if not settings.datadog_enabled:
+        raise CommandError("LOGSHIP_DATADOG_ENABLED is false: nothing may be sent to Datadog, so nothing is replayed")
     configure_logging(settings.log_level)
-    with Logship(settings) as app:
+    with Logship(settings) as app, Progress() as progress:
+        app.sender.keys.get()  # a key that cannot be had stops here, in one line, before any object is read
         report = replay(
             args.uri,
             app.sender,
             boto3.client("s3"),
             deadline_seconds=args.timeout,
             restamp_after_seconds=None if args.keep_timestamps else RESTAMP_AFTER_SECONDS,
+            progress=lambda done, total: progress.update(f"replayed {done:,} of {total:,} objects"),
         )
     print(orjson.dumps(report.__dict__).decode())
     return 0 if report.left == 0 else 1

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from logship import limits
 from logship.datadog import requests
@@ -79,7 +80,8 @@ class DeliveryReport:
     splits: int = 0
     statuses: dict[int, int] = dataclasses.field(default_factory=dict)
     auth_error: str | None = None
-    #: The last failure seen (``HTTP 503``, ``<host>: connection refused``), for the dead letter's reason.
+    #: The last failure seen (``<host> answered HTTP 503``, ``<host>: connection refused``), for the
+    #: dead letter's reason; from a request whose entries were left undelivered when there is one.
     last_error: str | None = None
 
     def merge(self, other: DeliveryReport) -> None:
@@ -93,12 +95,31 @@ class DeliveryReport:
         for status, count in other.statuses.items():
             self.statuses[status] = self.statuses.get(status, 0) + count
         self.auth_error = self.auth_error or other.auth_error
-        self.last_error = other.last_error or self.last_error
+        if other.last_error and (other.undelivered or not self.undelivered):
+            self.last_error = other.last_error
 
     @property
     def total(self) -> int:
         """Every entry this report accounts for."""
         return self.accepted + len(self.rejected) + len(self.undelivered)
+
+    def failure(self) -> str:
+        """What kept entries from Datadog, in words: the dead letter's reason and the error messages' cause.
+
+        Names the refused key's source, the last error of what was not
+        delivered (the host and what happened: refused, timed out, HTTP 5xx),
+        and what Datadog rejected; empty when every entry was accepted.
+        """
+        parts = []
+        if self.auth_error:
+            parts.append(self.auth_error)
+        elif self.undelivered:
+            cause = self.last_error or "no answer before the deadline"
+            parts.append(f"{len(self.undelivered)} entries not delivered (last error: {cause})")
+        if self.rejected:
+            statuses = ", ".join(sorted({reason for _entry, reason in self.rejected}))
+            parts.append(f"{len(self.rejected)} entries rejected by Datadog ({statuses})")
+        return "; ".join(parts)
 
 
 class DatadogSender:
@@ -120,6 +141,7 @@ class DatadogSender:
         self.options = options
         self.keys = keys
         self.transport = transport or HttpTransport(maxsize=options.concurrency)
+        self._host = urlsplit(options.url).netloc or options.url
         self.sleep = sleep
         self.clock = clock
         self._pool: ThreadPoolExecutor | None = None
@@ -237,9 +259,9 @@ class DatadogSender:
                     continue
                 if answer is not Answer.RETRY:
                     if answer is not Answer.ACCEPTED:
-                        report.last_error = f"HTTP {status}"
+                        report.last_error = f"{self._host} answered HTTP {status}"
                     return answer, status
-                report.last_error = f"HTTP {status}"
+                report.last_error = f"{self._host} answered HTTP {status}"
                 retry_after = retry_after_seconds(response.headers)
             if not attempts.wait(retry_after):
                 return Answer.RETRY, status

@@ -2,12 +2,15 @@
 
 :class:`Logship` is built once per cold start and reused by warm invocations.
 It creates nothing on the network until needed: the Datadog key is fetched at
-the first request, AWS clients at the first re-ingest or dead letter. One
-invocation is: transform every record (sending each record's entries to
-Datadog as soon as they are built), wait for Datadog, keep what it did not
-accept in the dead letter, then re-ingest what did not fit and settle. The
+the first invocation (a key that cannot be had fails it before anything is
+sent), AWS clients at the first re-ingest or dead letter. One invocation is:
+transform every record (sending each record's entries to Datadog as soon as
+they are built), wait for Datadog, keep what it did not accept in the dead
+letter, then re-ingest what did not fit and settle; its summary is logged
+and, when a metrics sink is given, written as CloudWatch metrics (EMF). The
 order is the point: re-ingest is the one side effect a retried batch would
 repeat in S3, so it comes last, and nothing after it fails the invocation.
+With ``LOGSHIP_DATADOG_ENABLED=false`` nothing is sent to Datadog (S3 only).
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from logship.datadog.logs import DatadogSender, DeliveryReport
+from logship.datadog.logs import DatadogSender, Delivery, DeliveryReport
 from logship.deadletter import DeadLetter
-from logship.errors import AuthError, DeadLetterError, DeliveryError
+from logship.errors import AuthError, ConfigError, DeadLetterError, DeliveryError
 from logship.firehose.event import FirehoseEvent
+from logship.firehose.metrics import invocation_metrics
 from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestReport, reingest
 from logship.firehose.transform import (
     RecordOutcome,
@@ -51,9 +55,16 @@ class LambdaContext(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class InvocationSummary:
-    """What one invocation did: records by result, events by route, Datadog and re-ingest counts, timings (ms)."""
+    """What one invocation did: records by result, events by route, Datadog and re-ingest counts, timings (ms).
+
+    ``events_not_json`` and ``events_filtered`` count the events of the
+    records handled now that were not sent to Datadog on purpose (``ONLY_JSON``;
+    the include/exclude filters); ``dd_failure`` says what kept entries from
+    Datadog (empty when nothing did).
+    """
 
     invocation_id: str
+    delivery_stream: str
     records: int
     ok: int
     dropped: int
@@ -62,6 +73,8 @@ class InvocationSummary:
     reingested_records: int
     events_to_s3: int
     events_reingested: int
+    events_not_json: int
+    events_filtered: int
     dd_accepted: int
     dd_rejected: int
     dd_undelivered: int
@@ -69,6 +82,7 @@ class InvocationSummary:
     dd_requests: int
     dd_retries: int
     dd_splits: int
+    dd_failure: str
     reingest_calls: int
     reingest_failed: int
     response_bytes: int
@@ -81,7 +95,7 @@ class InvocationSummary:
     dd_unkept: int = 0
     #: Ok records answered ProcessingFailed because their entries were neither accepted nor kept.
     failed_unkept: int = 0
-    #: Split records put back in part before re-ingest failed (the README's remaining duplicate path).
+    #: Records put back in several pieces, only in part, before re-ingest failed (README, duplicate paths).
     reingest_partial: int = 0
     ms_dead_letter: float = 0.0
 
@@ -113,8 +127,11 @@ class Logship:
         reingester_factory: Callable[[FirehoseEvent], Reingester] | None = None,
         dead_letter: DeadLetter | None = None,
         client_factory: Callable[[str], Any] | None = None,
+        metrics: Callable[[str], None] | None = None,
     ) -> None:
+        """``metrics``, when given, takes each invocation's EMF line (the Lambda handler prints it to stdout)."""
         self.settings = settings
+        self._metrics = metrics
         self._client_factory = client_factory
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._sender = sender
@@ -122,6 +139,8 @@ class Logship:
         self._dead_letter = dead_letter
         if dead_letter is None and settings.dead_letter_uri:
             self._dead_letter = DeadLetter(settings.dead_letter_uri, lambda s: self._client(s, None))
+        for notice in settings.notices:
+            logger.info(notice)
 
     def close(self) -> None:
         """Release threads and connections (a Lambda never needs to; tests and tools do)."""
@@ -150,6 +169,29 @@ class Logship:
             self._sender = DatadogSender(self.settings.logs, keys)
         return self._sender
 
+    def _require_key(self) -> None:
+        """Fail now, before anything is sent or kept, when Datadog is on and its API key cannot be had.
+
+        A missing or unreadable key source is configuration: neither a dead
+        letter nor Firehose's retries can fix it, so it raises ConfigError
+        naming what to set or fix. A passing failure to read it (throttled,
+        unreachable) raises AuthError, and Firehose retries the invocation.
+        """
+        if not self.settings.datadog_enabled:
+            return
+        try:
+            self.sender.keys.get()
+        except ConfigError as err:
+            if self.settings.api_key.configured:
+                raise
+            raise ConfigError(f"{err}, or LOGSHIP_DATADOG_ENABLED=false to send to S3 only") from err
+
+    def _open_delivery(self, deadline: float) -> Delivery | _NoDelivery:
+        """A delivery to Datadog until ``deadline``, or one that sends nothing in the S3-only mode."""
+        if not self.settings.datadog_enabled:
+            return _NoDelivery()
+        return self.sender.open(deadline=deadline)
+
     def _default_reingester(self, event: FirehoseEvent) -> Reingester:
         if event.source_stream_name:
             return KinesisReingester(self._client("kinesis", event.region), event.source_stream_name)
@@ -163,22 +205,25 @@ class Logship:
     def process(self, event: dict[str, Any], context: LambdaContext | None = None) -> Invocation:
         """Process one Firehose event: the response and a summary; see the README for the guarantees.
 
-        The side effects come in the order that keeps a retry of the batch from
-        repeating any of them: Datadog and the dead letter first, re-ingest
-        last. It raises (Firehose then retries the batch) only when Datadog
-        accepted nothing, what it did not accept could not be kept, and nothing
-        was put back yet. Past that point it never raises: an Ok record whose
-        entries were neither accepted nor kept is answered ``ProcessingFailed``
-        (Firehose keeps it for ``logship redrive``).
+        Raises ConfigError before anything is sent when the Datadog API key
+        cannot be had (see :meth:`_require_key`). The side effects then come in
+        the order that keeps a retry of the batch from repeating any of them:
+        Datadog and the dead letter first, re-ingest last. It raises (Firehose
+        then retries the batch) only when Datadog accepted nothing, what it did
+        not accept could not be kept, and nothing was put back yet. Past that
+        point it never raises: an Ok record whose entries were neither accepted
+        nor kept is answered ``ProcessingFailed`` (Firehose keeps it for
+        ``logship redrive``).
         """
         settings = self.settings
+        self._require_key()
         started = time.monotonic()
         remaining_ms = context.get_remaining_time_in_millis() if context else DEFAULT_TIME_BUDGET_MS
         margin_ms = min(settings.time_margin_ms, max(remaining_ms, 0))
         deadline = started + (max(remaining_ms, 0) - margin_ms) / 1000
         firehose_event = FirehoseEvent.from_dict(event)
         # 1. Every record's outcome; Ok records' entries leave for Datadog at once.
-        delivery = self.sender.open(deadline=deadline)
+        delivery = self._open_delivery(deadline)
         outcomes: list[RecordOutcome] = []
         owners = _EntryOwners()
         for outcome, entries in transform(firehose_event, settings.transform):
@@ -212,9 +257,11 @@ class Logship:
         # 5. Logs of records whose pieces could not be put back: to Datadog now, if time is left
         #    (the error prefix holds those records too, for a redrive).
         if settlement.to_send:
-            report.merge(self.sender.send(settlement.to_send, deadline=deadline))
+            late = self._open_delivery(deadline)
+            late.add(settlement.to_send)
+            report.merge(late.finish())
         summary = _summary(
-            firehose_event.invocation_id,
+            firehose_event,
             settlement,
             report,
             kept,
@@ -226,6 +273,8 @@ class Logship:
         if summary.response_bytes > summary.response_limit:  # the budget is exact; this is a bug guard
             logger.error("response over its limit", extra=summary.as_log())
         logger.info("invocation", extra=summary.as_log())
+        if self._metrics is not None:
+            self._metrics(invocation_metrics(summary, timestamp_ms=int(time.time() * 1000)))
         return Invocation(settlement.response(), summary)
 
     def _keep_undelivered(self, delivery: DeliveryReport, invocation_id: str) -> _Kept:
@@ -234,8 +283,7 @@ class Logship:
         if not delivery.undelivered and not rejected:
             return _Kept()
         if self._dead_letter is not None:
-            late = "not accepted in time" if delivery.undelivered else "rejected by Datadog"
-            reason = delivery.auth_error or late
+            reason = delivery.failure()
             entries = delivery.undelivered + rejected
             try:
                 uri = self._dead_letter.write(entries, reason=reason, invocation_id=invocation_id)
@@ -245,7 +293,7 @@ class Logship:
                 logger.error("entries dead-lettered", extra={"uri": uri, "entries": len(entries), "reason": reason})
                 return _Kept(dead_lettered=len(entries))
         else:
-            problem = "no dead letter is configured"
+            problem = "no dead letter is configured (LOGSHIP_DEAD_LETTER_URI)"
         if rejected:
             logger.error(
                 "Datadog rejected entries (HTTP 400/413) and %s; they are in S3 only",
@@ -321,16 +369,27 @@ class _EntryOwners:
 def _retry_error(report: DeliveryReport, kept: _Kept) -> DeliveryError:
     """The error that fails an invocation whose retry repeats nothing (see :meth:`Logship.process`)."""
     message = (
-        f"{len(kept.unkept)} entries not accepted by Datadog and {kept.problem}; nothing was accepted or "
-        "put back, so failing lets Firehose retry the batch without doing anything twice"
+        f"{report.failure()}; {kept.problem}: Datadog accepted nothing and nothing was put back, "
+        "so the invocation fails and Firehose retries the batch, doing nothing twice"
     )
     if report.auth_error:
-        return AuthError(f"{report.auth_error}. {message}")
+        return AuthError(message)
     return DeliveryError(message)
 
 
+class _NoDelivery:
+    """The S3-only mode's delivery: entries are let go, nothing is sent, every report is empty."""
+
+    def add(self, entries: Iterable[bytes]) -> None:
+        """Send nothing."""
+
+    def finish(self) -> DeliveryReport:
+        """An empty report."""
+        return DeliveryReport()
+
+
 def _summary(
-    invocation_id: str,
+    event: FirehoseEvent,
     settlement: Settlement,
     report: DeliveryReport,
     kept: _Kept,
@@ -342,10 +401,12 @@ def _summary(
 ) -> InvocationSummary:
     """Counts from the final outcomes and the reports; ``times`` are the phase boundaries (monotonic)."""
     results = {"Ok": 0, "Dropped": 0, "ProcessingFailed": 0}
-    control = reingested = events_s3 = events_reingested = 0
+    control = reingested = events_s3 = events_reingested = not_json = filtered = 0
     for outcome in settlement.outcomes:
         results[outcome.result] += 1
         control += outcome.control
+        not_json += outcome.not_json
+        filtered += outcome.filtered
         if outcome.result == "ProcessingFailed":
             continue
         put_back = sum(len(piece.batch.events) for piece in outcome.pieces)
@@ -356,7 +417,8 @@ def _summary(
             events_reingested += put_back
     started, transformed, delivered, kept_at, settled, ended = times
     return InvocationSummary(
-        invocation_id=invocation_id,
+        invocation_id=event.invocation_id,
+        delivery_stream=event.delivery_stream_name,
         records=len(settlement.outcomes),
         ok=results["Ok"],
         dropped=results["Dropped"],
@@ -365,6 +427,8 @@ def _summary(
         reingested_records=reingested,
         events_to_s3=events_s3,
         events_reingested=events_reingested,
+        events_not_json=not_json,
+        events_filtered=filtered,
         dd_accepted=report.accepted,
         dd_rejected=len(report.rejected),
         dd_undelivered=len(report.undelivered),
@@ -372,6 +436,7 @@ def _summary(
         dd_requests=report.requests,
         dd_retries=report.retries,
         dd_splits=report.splits,
+        dd_failure=report.failure(),
         reingest_calls=reingest_report.calls if reingest_report else 0,
         reingest_failed=len(reingest_report.failed) if reingest_report else 0,
         response_bytes=settlement.response_bytes,

@@ -131,14 +131,30 @@ def status_of(attributes: dict[str, Any]) -> str | None:
     return None
 
 
+class Entries(list[bytes]):
+    """Serialized entries (a plain list to every caller), with the count of events left out and why.
+
+    ``not_json``: events not sent because ``ONLY_JSON`` keeps only JSON
+    objects; ``filtered``: events the include/exclude filters left out.
+    """
+
+    __slots__ = ("filtered", "not_json")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.not_json = 0
+        self.filtered = 0
+
+
 def build_entries(
     batch: LogBatch, tags: StreamTags, options: EntryOptions, *, encoded: list[bytes] | None = None
-) -> list[bytes]:
+) -> Entries:
     """Serialized Datadog entries for every event of ``batch`` that should be sent, in order.
 
     ``encoded``, when given, is :func:`logship.output.encode_messages` of the
     batch's events: JSON messages are then parsed from those bytes instead of
-    being encoded once more.
+    being encoded once more. The result counts the events left out (see
+    :class:`Entries`).
     """
     ddtags = tags.ddtags(options.extra_tags)
     service = tags.service
@@ -157,10 +173,12 @@ def build_entries(
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
     splice = _Splice(ddtags, service, source)
-    out: list[bytes] = []
+    out = Entries()
     append = out.append
+    not_json = filtered = 0
     for event, text in zip(events, texts, strict=True):
         if text is None:  # left out by the message filter
+            filtered += 1
             continue
         if text[:1] in _OPEN_BRACE:
             try:
@@ -182,6 +200,7 @@ def build_entries(
                 append(entry)
                 continue
         if only_json:
+            not_json += 1
             continue
         message = text if type(text) is str else event["message"]
         attributes = {"message": message, "ddsource": source, "ddtags": ddtags, "timestamp": event["timestamp"]}
@@ -191,6 +210,7 @@ def build_entries(
         if len(entry) > max_bytes:
             entry = truncate_entry(attributes, message, max_bytes)
         append(entry)
+    out.not_json, out.filtered = not_json, filtered
     return out
 
 

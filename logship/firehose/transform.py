@@ -88,6 +88,9 @@ class RecordOutcome:
     events: int = 0
     control: bool = False
     pieces: tuple[ReingestPiece, ...] = ()
+    #: Events whose entries were built but left out: not JSON (``ONLY_JSON``), or filtered out.
+    not_json: int = 0
+    filtered: int = 0
 
     def answer(self) -> dict[str, Any]:
         """The record as Firehose expects it in the response."""
@@ -144,7 +147,18 @@ def _route(
     cost = budget.ok_cost(rid, len(data), keys)
     if budget.take(cost):
         entries = build_entries(batch, tags, options.entries, encoded=encoded)
-        return RecordOutcome(rid, "Ok", budget.reserved(rid) + cost, None, data, keys, events), entries
+        outcome = RecordOutcome(
+            rid,
+            "Ok",
+            budget.reserved(rid) + cost,
+            None,
+            data,
+            keys,
+            events,
+            not_json=entries.not_json,
+            filtered=entries.filtered,
+        )
+        return outcome, entries
     raw = _base64.decode(record.data)
     if budget.fits_alone(cost) and len(raw) <= _MAX_PIECE_RECORD_BYTES:
         piece = ReingestPiece(ReingestItem(raw, record.partition_key), batch, tags)
@@ -196,7 +210,16 @@ def _take_and_put_back(
     budget.take(cost)
     entries = build_entries(dataclasses.replace(batch, events=events[:taken]), tags, options.entries)
     outcome = RecordOutcome(
-        rid, "Ok", budget.reserved(rid) + cost, reason, data, keys, events=len(events), pieces=pieces
+        rid,
+        "Ok",
+        budget.reserved(rid) + cost,
+        reason,
+        data,
+        keys,
+        events=len(events),
+        pieces=pieces,
+        not_json=entries.not_json,
+        filtered=entries.filtered,
     )
     return outcome, entries
 
@@ -242,7 +265,16 @@ def _too_big(
     reason = "a single log event is larger than the response limit"
     logger.error(reason, extra={"recordId": rid, "reason": reason})
     entries = build_entries(batch, tags, options.entries)
-    return RecordOutcome(rid, "ProcessingFailed", budget.reserved(rid), reason, events=len(batch.events)), entries
+    outcome = RecordOutcome(
+        rid,
+        "ProcessingFailed",
+        budget.reserved(rid),
+        reason,
+        events=len(batch.events),
+        not_json=entries.not_json,
+        filtered=entries.filtered,
+    )
+    return outcome, entries
 
 
 def _split(
@@ -337,9 +369,17 @@ def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, ent
         if len(left) < len(outcome.pieces):
             partly.append(outcome.record_id)
         logger.error("record failed: %s", reason, extra={"recordId": outcome.record_id, "reason": reason})
-        final.append(_as_failed(outcome, reason))
-        for piece in left:
-            to_send.extend(build_entries(piece.batch, piece.tags, entries))
+        built = [build_entries(piece.batch, piece.tags, entries) for piece in left]
+        failed_outcome = _as_failed(outcome, reason)
+        final.append(
+            dataclasses.replace(
+                failed_outcome,
+                not_json=outcome.not_json + sum(part.not_json for part in built),
+                filtered=outcome.filtered + sum(part.filtered for part in built),
+            )
+        )
+        for part in built:
+            to_send.extend(part)
     if partly:
         logger.error(
             "split records put back in part: their pieces put back are processed and the error prefix keeps them whole",

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -20,8 +21,15 @@ import orjson
 from logship import _gzip
 
 
-def run_demo(*, size: int, response_limit: int, seed: int, verbose: bool) -> int:
-    """Run the demo and print it; 0 when every event landed in S3 exactly once, else 1."""
+def run_demo(
+    *, size: int, response_limit: int, seed: int, verbose: bool, status: Callable[[str], None] | None = None
+) -> int:
+    """Run the demo and print it; 0 when every event landed in S3 exactly once, else 1.
+
+    ``status``, when given, is told what the demo is waiting for before each
+    slow step, and ``""`` once the step is done (a terminal's progress line).
+    """
+    say = status or (lambda _text: None)
     from logship.firehose.app import Logship
     from logship.jsonlog import configure_logging
     from logship.settings import Settings
@@ -31,6 +39,7 @@ def run_demo(*, size: int, response_limit: int, seed: int, verbose: bool) -> int
 
     configure_logging("ERROR" if not verbose else "INFO")
     bucket, stream = "logship-demo", "logship-demo"
+    say("starting the Datadog intake emulator and a local AWS (moto server)")
     with IntakeEmulator() as intake, LocalAws() as aws, contextlib.ExitStack() as cleanup:
         aws.delivery_stream(stream, bucket)
         settings = Settings.from_env(
@@ -43,15 +52,23 @@ def run_demo(*, size: int, response_limit: int, seed: int, verbose: bool) -> int
             }
         )
         app = cleanup.enter_context(Logship(settings, client_factory=aws.client))
-        event = generate_event(target_bytes=size, seed=seed, stream=stream)
+        event = generate_event(
+            target_bytes=size,
+            seed=seed,
+            stream=stream,
+            progress=lambda made: say(f"generating the event: {made:,} of {size:,} bytes"),
+        )
         sent_events = count_input_events(event)
+        say("")
         print(
             f"== Firehose event: {len(event['records'])} records, {sent_events} log events "
             f"(+1 CONTROL_MESSAGE, +1 corrupt record), response limit {response_limit:,} bytes"
         )
+        say("invocation 1: transforming, sending to the intake, re-ingesting")
         started = time.perf_counter()
         first = app.process(event)
         elapsed = (time.perf_counter() - started) * 1000
+        say("")
         counts = first.summary
         print(
             f"== Invocation 1 in {elapsed:.0f} ms: {counts.ok} Ok, {counts.dropped} Dropped "
@@ -74,7 +91,9 @@ def run_demo(*, size: int, response_limit: int, seed: int, verbose: bool) -> int
                 [firehose_record(f"r{round_number}-{n}", data) for n, data in enumerate(reingested)],
                 stream=stream,
             )
+            say(f"invocation {round_number}: {len(reingested)} re-ingested records")
             counts = app.process(again).summary
+            say("")
             total_s3 += counts.events_to_s3
             print(f"== Invocation {round_number}: {counts.ok} Ok, {counts.reingested_records} re-ingested again")
         print(f"== Totals: {sent_events} events in, {total_s3} events to S3, {len(intake.entries)} entries in Datadog")

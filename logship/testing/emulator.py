@@ -8,6 +8,10 @@ headers, slow answers, dropped connections, an outage (one answer for every
 request until it ends), requests accepted but answered only after the client
 gave up, 413 above a size, 400 for a poisoned entry, and keys that are refused.
 
+The same server answers the Datadog API paths logship uses (events, metrics,
+monitors, key validation; :mod:`logship.testing.datadog_api`), so one URL serves
+as both ``DD_URL`` and ``DD_API_URL``; scripted faults apply to those too.
+
 Used from Python (``with IntakeEmulator() as dd: ... dd.entries``) or run alone
 with ``logship emulator``; then ``GET /logship/entries`` lists what arrived.
 """
@@ -28,6 +32,7 @@ import orjson
 
 from logship import _gzip, limits
 from logship.errors import DecodeError
+from logship.testing.datadog_api import DatadogApi
 
 INTAKE_PATH = "/api/v2/logs"
 # Inflate at most this much of one request body; past it the request is a 413 anyway.
@@ -74,7 +79,7 @@ class IntakeEmulator:
         max_request_bytes: int = limits.DATADOG_MAX_REQUEST_BYTES,
         max_entries: int = limits.DATADOG_MAX_ENTRIES_PER_REQUEST,
     ) -> None:
-        self.api_keys = api_keys
+        self._api_keys = api_keys
         self.delay = delay
         self.max_request_bytes = max_request_bytes
         self.max_entries = max_entries
@@ -85,11 +90,23 @@ class IntakeEmulator:
         self.outage: Fault | None = None
         self.entries: list[dict[str, Any]] = []
         self.requests: list[RequestLog] = []
+        #: The Datadog API beside the intake: events, metrics, monitors (see :mod:`logship.testing.datadog_api`).
+        self.api = DatadogApi(api_keys)
         #: TCP connections accepted so far (kept-alive clients reuse theirs).
         self.connections = 0
         self.lock = threading.Lock()
         self._server = _Server((host, port), self)
         self._thread: threading.Thread | None = None
+
+    @property
+    def api_keys(self) -> set[str] | None:
+        """API keys accepted by the intake and the API (None: any non-empty key)."""
+        return self._api_keys
+
+    @api_keys.setter
+    def api_keys(self, keys: set[str] | None) -> None:
+        self._api_keys = keys
+        self.api.api_keys = keys
 
     # --- lifecycle ---------------------------------------------------------
     @property
@@ -158,6 +175,7 @@ class IntakeEmulator:
             self.entries.clear()
             self.requests.clear()
             self.connections = 0
+        self.api.reset()
         self.clear_faults()
 
     # --- the protocol ------------------------------------------------------
@@ -273,10 +291,40 @@ class _Handler(BaseHTTPRequestHandler):
     def _path(self) -> str:
         return self.path.split("?")[0]
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length)
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+    def _api(self, method: str, body: bytes) -> bool:
+        """Answer a Datadog API request (events, metrics, monitors, validate); False when the path is not one."""
         emulator = self.server.emulator
+        if not DatadogApi.serves(self._path()):
+            return False
+        with emulator.lock:
+            fault = emulator.script.popleft() if emulator.script else None
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and fault.status == 0:
+            self.close_connection = True
+            self.connection.close()
+            return True
+        if fault is not None:
+            self._reply(fault.status, dict(fault.headers), b'{"errors":["injected"]}')
+            return True
+        status, headers, answer = emulator.api.handle(
+            method, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+        )
+        self._reply(status, headers, answer)
+        return True
+
+    def do_PUT(self) -> None:
+        if not self._api("PUT", self._body()):
+            self._reply(HTTPStatus.NOT_FOUND, {}, b'{"errors":["not found"]}')
+
+    def do_POST(self) -> None:
+        body = self._body()
+        emulator = self.server.emulator
+        if self._api("POST", body):
+            return
         if self._path() == "/logship/faults":
             self._configure(body)
             return
@@ -292,6 +340,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         emulator = self.server.emulator
+        if self._api("GET", b""):
+            return
         if self._path() == "/logship/entries":
             with emulator.lock:
                 body = orjson.dumps(emulator.entries)
@@ -304,6 +354,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.NOT_FOUND, {}, b'{"errors":["not found"]}')
 
     def do_DELETE(self) -> None:
+        if self._api("DELETE", b""):
+            return
         self.server.emulator.reset()
         self._reply(HTTPStatus.OK, {}, b"{}")
 

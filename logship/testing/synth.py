@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import random
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -152,8 +153,12 @@ def generate_event(
     start_ms: int | None = None,
     stream: str = "logship-demo",
     kinesis_source: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """A Firehose event whose records hold about ``target_bytes`` of compressed CloudWatch data."""
+    """A Firehose event whose records hold about ``target_bytes`` of compressed CloudWatch data.
+
+    ``progress``, when given, is called with the bytes made so far after each record.
+    """
     rng = random.Random(seed)  # noqa: S311 - reproducible test data
     start = start_ms if start_ms is not None else 1_700_000_000_000
     names = []
@@ -182,6 +187,8 @@ def generate_event(
             )
         payload = subscription_payload(group, log_stream, events)
         total += len(payload)
+        if progress is not None:
+            progress(total)
         key = f"pk-{len(records)}" if kinesis_source else None
         records.append(firehose_record(f"rec-{len(records):06d}", payload, key))
     for _ in range(control_records):

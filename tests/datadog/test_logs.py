@@ -10,7 +10,7 @@ from conftest import FakeContext, data_record, firehose_event
 
 from logship.datadog.logs import DatadogSender, LogsIntakeOptions
 from logship.deadletter import decode_lines, replay
-from logship.errors import AuthError, DeliveryError
+from logship.errors import AuthError, ConfigError, DeliveryError
 from logship.secrets import ApiKeyProvider, SecretSource
 from logship.settings import Settings
 
@@ -152,10 +152,12 @@ def test_key_from_a_json_secret(intake, local_aws, unique, make_app):
 
 
 def test_missing_ssm_parameter_is_a_clear_error_without_secrets(local_aws):
-    """A missing parameter raises AuthError naming the parameter."""
+    """A missing parameter is configuration: ConfigError naming the parameter, its answer and the variable to fix."""
     provider = ApiKeyProvider(SecretSource(ssm_name="/nope/key"), local_aws.client)
-    with pytest.raises(AuthError, match="SSM parameter /nope/key"):
+    with pytest.raises(ConfigError, match="SSM parameter /nope/key") as caught:
         provider.get()
+    assert "ParameterNotFound" in str(caught.value)
+    assert "DD_API_KEY_SSM_NAME" in str(caught.value)
 
 
 def test_outage_past_the_time_budget_goes_to_the_dead_letter(intake, local_aws, unique, make_app):
@@ -287,3 +289,48 @@ def test_a_late_answer_is_undelivered_for_the_client_though_the_intake_kept_it(i
         report = sender.send(entries(3))
     assert report.accepted == 3 and report.retries == 1
     assert messages(intake) == sorted(["e-0", "e-0", "e-1", "e-1", "e-2", "e-2"])  # a duplicate, as with Datadog
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed on leaving: connections there are refused
+
+
+@pytest.mark.parametrize("fault", ["refused", "timed out", "503"])
+def test_the_dead_letter_reason_says_what_happened_and_to_which_host(fault, intake, local_aws, unique, make_app, caplog):
+    """Refused, timed out or HTTP 5xx: the dead letter's reason and the log name the host and what it did."""
+    s3 = local_aws.client("s3")
+    s3.create_bucket(Bucket=unique)
+    url, says = intake.url, ""
+    if fault == "refused":
+        url = f"http://127.0.0.1:{_closed_port()}"
+        says = f"127.0.0.1:{url.rsplit(':', 1)[1]}: connection refused"
+    elif fault == "timed out":
+        intake.delay = 2.0
+        says = f"{intake.url.removeprefix('http://')}: timed out"
+    else:
+        intake.fail_next(*[503] * 1000)
+        says = f"{intake.url.removeprefix('http://')} answered HTTP 503"
+    app = make_app(
+        Settings.from_env(
+            {
+                "DD_URL": url,
+                "DD_API_KEY": "k",
+                "ONLY_JSON": "false",
+                "LOGSHIP_DEAD_LETTER_URI": f"s3://{unique}/dl",
+                "LOGSHIP_TIME_MARGIN_MS": "1000",
+                "LOGSHIP_DD_TIMEOUT_SECONDS": "1",
+            }
+        ),
+        client_factory=local_aws.client,
+    )
+    invocation = app.process(firehose_event([data_record("r1", ["a", "b"])]), FakeContext(remaining_ms=2_600))
+    [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=unique)["Contents"]]
+    reason = s3.head_object(Bucket=unique, Key=key)["Metadata"]["reason"]
+    assert reason == f"2 entries not delivered (last error: {says})"
+    assert invocation.summary.dd_failure == reason
+    assert invocation.summary.dd_dead_lettered == 2
+    assert any(says in r.getMessage() or says in str(getattr(r, "reason", "")) for r in caplog.records)

@@ -6,10 +6,17 @@ import pytest
 from datadog_api_client import Configuration
 from datadog_api_client.v2.api.logs_api import LogsApi
 
+from logship.datadog.sites import SITES
 from logship.settings import Settings
 
 _ENDPOINT = LogsApi()._submit_log_endpoint.settings
 _SITES = _ENDPOINT["servers"][0]["variables"]["site"]["enum_values"]
+
+
+def test_logship_knows_exactly_the_sites_datadogs_client_knows():
+    """SITES (what DD_SITE accepts) is datadog-api-client's list of sites: none missing, none made up."""
+    assert sorted(SITES) == sorted(_SITES)
+    assert len(set(SITES)) == len(SITES)
 
 
 def test_the_client_knows_the_documented_sites():

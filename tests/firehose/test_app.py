@@ -255,6 +255,8 @@ def test_cli_process_reads_the_environment_and_reaches_aws_through_aws_endpoint_
     assert len(local_aws.delivered_records(unique)) == len(reingested) - 1
     summary = [json.loads(line) for line in out.stderr.splitlines() if '"invocation"' in line]
     assert summary and summary[0]["reingested_records"] == len(reingested) - 1
+    # It says where it re-ingests: the endpoint from AWS_ENDPOINT_URL, never real AWS unasked.
+    assert f"logship process: re-ingesting into firehose:{unique} at {local_aws.endpoint}" in out.stderr.splitlines()
 
 
 def test_importing_the_handler_does_no_network_io_and_builds_no_client():
@@ -288,5 +290,5 @@ def test_the_lambda_path_loads_no_dev_kit_module(intake, tmp_path):
     env = {"PATH": os.environ.get("PATH", ""), "DD_URL": intake.url, "DD_API_KEY": "k"}
     out = subprocess.run([sys.executable, "-c", code, str(event)], capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "clean"
+    assert out.stdout.splitlines()[-1] == "clean"  # after the invocation's EMF line
     assert len(intake.entries) == 1

@@ -48,6 +48,17 @@ def local_aws() -> Iterator[LocalAws]:
 
 
 @pytest.fixture
+def delivery_stream(local_aws: LocalAws, unique: str) -> Iterator[str]:
+    """A Direct PUT delivery stream and its bucket, both named ``unique``; the stream is deleted afterwards.
+
+    moto allows 50 delivery streams per account, and the moto server is shared by the whole run.
+    """
+    local_aws.delivery_stream(unique, unique)
+    yield unique
+    local_aws.client("firehose").delete_delivery_stream(DeliveryStreamName=unique)
+
+
+@pytest.fixture
 def unique() -> str:
     """A name no other test uses, for streams and buckets on the shared moto server."""
     return f"logship-test-{next(_names)}"

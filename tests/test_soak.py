@@ -342,13 +342,12 @@ def _raw_events(record: dict[str, Any]) -> dict[bytes, bytes]:
 
 @pytest.mark.soak
 @pytest.mark.parametrize("seed", SEEDS)
-def test_soak_every_event_lands_in_s3_once_and_reaches_datadog(seed, local_aws, request):
+def test_soak_every_event_lands_in_s3_once_and_reaches_datadog(seed, local_aws, delivery_stream, request):
     """Under random faults at every boundary: S3 exactly once, Datadog at least once, each recordId once per response."""
     started = time.monotonic()
     rng = random.Random(seed)
     source = generate(rng, seed, BATCHES)
-    bucket = f"logship-soak-{seed}-{os.getpid()}"
-    local_aws.delivery_stream(bucket, bucket)
+    bucket = delivery_stream
     ledger = Ledger()
     ledger.queue.extend(source.batches)
     with IntakeEmulator() as intake:

@@ -64,9 +64,10 @@ def run_logship(args: list[str], env: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
-def test_redrive_command_puts_records_back_and_keeps_the_one_that_never_succeeds(intake, local_aws, unique, tmp_path):
+def test_redrive_command_puts_records_back_and_keeps_the_one_that_never_succeeds(
+    intake, local_aws, unique, delivery_stream, tmp_path
+):
     """`logship redrive s3://... --delivery-stream` works through AWS_ENDPOINT_URL; no progress when stderr is no terminal."""
-    local_aws.delivery_stream(unique, unique)
     s3 = local_aws.client("s3")
     fixture = (FIXTURES / "processing_failed_object").read_bytes()
     s3.put_object(Bucket=unique, Key="processing-failed/2026/11/22/10/obj", Body=fixture)
@@ -82,12 +83,11 @@ def test_redrive_command_puts_records_back_and_keeps_the_one_that_never_succeeds
     assert len(local_aws.delivered_records(unique)) == 2
 
 
-def test_redrive_shows_progress_on_a_terminal(intake, local_aws, unique, tmp_path):
+def test_redrive_shows_progress_on_a_terminal(intake, local_aws, unique, delivery_stream, tmp_path):
     """With stderr on a terminal, redrive rewrites one progress line per object."""
     import os
     import pty
 
-    local_aws.delivery_stream(unique, unique)
     fixture = (FIXTURES / "processing_failed_object").read_bytes()
     local_aws.client("s3").put_object(Bucket=unique, Key="processing-failed/a", Body=fixture)
     primary, secondary = pty.openpty()
@@ -142,6 +142,8 @@ def test_redrive_mistakes_and_failures_are_one_line_and_a_non_zero_exit(intake, 
         assert out.returncode == status, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)
         assert out.stderr.startswith("logship redrive: error: ") and "Traceback" not in out.stderr
+
+
 @pytest.mark.parametrize("command", ["demo", "generate", "process", "emulator", "replay", "redrive", "check"])
 def test_help_shows_every_default_and_the_environment_it_reads(command):
     """Each command's help gives every option's default and lists the variables it reads, without markup."""
@@ -158,9 +160,9 @@ def test_help_shows_every_default_and_the_environment_it_reads(command):
             continue  # flags and options without a default say what happens without them
         assert f"(default: {action.default})" in " ".join(text.split()), action.dest
         shown += 1
-    assert shown == {"demo": 3, "generate": 6, "process": 0, "emulator": 2, "replay": 1, "redrive": 0, "check": 0}[
-        command
-    ]
+    assert (
+        shown == {"demo": 3, "generate": 6, "process": 0, "emulator": 2, "replay": 1, "redrive": 0, "check": 0}[command]
+    )
     assert "environment variables read:" in text
     if command == "process":
         from logship.settings import ALL_ENV_NAMES

@@ -86,10 +86,9 @@ def app_for(make_app, intake, local_aws, *, env: dict[str, str], s3=None, concur
 
 @pytest.mark.parametrize("dead_letter", ["missing bucket", "503 SlowDown"])
 def test_reproduction_overflow_datadog_down_and_no_dead_letter_lands_nothing_twice(
-    dead_letter, intake, local_aws, unique, make_app
+    dead_letter, intake, local_aws, unique, delivery_stream, make_app
 ):
     """Issue 15: records re-ingested for size, Datadog down, dead letter unwritable: no event in S3 twice, none lost."""
-    local_aws.delivery_stream(unique, unique)
     s3 = FlakyS3(local_aws.client("s3"))
     s3.slow_down = dead_letter == "503 SlowDown"
     dl_bucket = unique if dead_letter == "503 SlowDown" else f"{unique}-missing"
@@ -124,10 +123,9 @@ def test_reproduction_overflow_datadog_down_and_no_dead_letter_lands_nothing_twi
 
 @pytest.mark.parametrize("dead_letter", ["none", "missing bucket", "503 SlowDown"])
 def test_datadog_down_after_accepting_some_fails_only_the_records_it_did_not_take(
-    dead_letter, intake, local_aws, unique, make_app
+    dead_letter, intake, local_aws, unique, delivery_stream, make_app
 ):
     """Once Datadog accepted anything the invocation answers: records whose logs are not kept are ProcessingFailed."""
-    local_aws.delivery_stream(unique, unique)
     s3 = FlakyS3(local_aws.client("s3"))
     s3.slow_down = dead_letter == "503 SlowDown"
     env = {"LOGSHIP_TIME_MARGIN_MS": "1000"}
@@ -157,9 +155,10 @@ def ok_data(batch: list[dict[str, Any]], record_id: str) -> str:
     return next(r["data"] for r in batch if r["recordId"] == record_id)
 
 
-def test_an_exhausted_budget_without_a_dead_letter_fails_before_reingesting(intake, local_aws, unique, make_app):
+def test_an_exhausted_budget_without_a_dead_letter_fails_before_reingesting(
+    intake, local_aws, unique, delivery_stream, make_app
+):
     """No time left for Datadog and no dead letter: the invocation fails having put nothing back."""
-    local_aws.delivery_stream(unique, unique)
     app = app_for(make_app, intake, local_aws, env={"LOGSHIP_RESPONSE_LIMIT_BYTES": "4000"})
     batch, expected = records(8, 20)
     firehose = FirehoseStandIn(app.handle, local_aws.client("s3"), unique, stream=unique)
@@ -171,9 +170,8 @@ def test_an_exhausted_budget_without_a_dead_letter_fails_before_reingesting(inta
     assert collections.Counter(s3_messages(firehose)) == collections.Counter(expected)
 
 
-def test_reingest_failing_in_part_sends_nothing_to_s3_twice(intake, local_aws, unique, make_app):
+def test_reingest_failing_in_part_sends_nothing_to_s3_twice(intake, local_aws, unique, delivery_stream, make_app):
     """Records the stream refuses go to the error prefix with their logs sent now; redriven, each event lands once."""
-    local_aws.delivery_stream(unique, unique)
     flaky = FlakyFirehose(local_aws.client("firehose"))
     flaky.record_failure_rate = 0.6
     settings = Settings.from_env(
@@ -224,13 +222,12 @@ def test_summary_counts_records_failed_for_unkept_logs(intake, local_aws, unique
 
 
 def test_a_rest_too_big_for_one_record_is_split_and_its_pieces_left_behind_get_every_retry(
-    intake, local_aws, unique, make_app
+    intake, local_aws, unique, delivery_stream, make_app
 ):
     """A record whose rest re-encodes over a record's size goes back in pieces; none is left while others are back."""
     import os
     import random
 
-    local_aws.delivery_stream(unique, unique)
     flaky = FlakyFirehose(local_aws.client("firehose"), random.Random(7))
     flaky.record_failure_rate = 0.5
     settings = Settings.from_env(

@@ -11,7 +11,8 @@ The public API, for the Lambda and for other pipelines:
   entries; :func:`build_output` what S3 keeps; :func:`transform` decides every
   record's :class:`RecordOutcome` in one pass.
 - Sending: :class:`DatadogSender` posts entries to the logs intake;
-  :func:`replay` sends a dead letter again.
+  :func:`replay` sends a dead letter again; :func:`redrive` puts the records
+  Firehose gave up on (its error prefix) back into the stream.
 - Errors: :class:`LogshipError` and its subclasses.
 
 Importing logship does no I/O. The development kit (intake emulator, local AWS,
@@ -35,6 +36,7 @@ from logship.firehose.s3_output import OutputOptions, build_output
 from logship.firehose.subscription import LogBatch, LogEvent, decode_record
 from logship.firehose.tags import StreamTags, derive_tags
 from logship.firehose.transform import RecordOutcome, TransformOptions, transform
+from logship.redrive import redrive
 from logship.settings import Settings
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "build_output",
     "decode_record",
     "derive_tags",
+    "redrive",
     "replay",
     "transform",
 ]

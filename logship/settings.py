@@ -178,9 +178,11 @@ class Settings:
     transform: TransformOptions = TransformOptions()
     #: Retries of re-ingest calls (``LOGSHIP_REINGEST_MAX_ATTEMPTS``).
     reingest_retry: RetryPolicy = REINGEST_RETRY
-    #: ``s3://bucket/prefix`` for what Datadog did not accept; None fails the invocation instead.
+    #: ``s3://bucket/prefix`` for what Datadog did not accept. Without one (or when it cannot be
+    #: written) the invocation fails if Datadog accepted nothing, else the records whose logs were
+    #: not kept are answered ProcessingFailed (README, "When Datadog is down").
     dead_letter_uri: str | None = None
-    #: Time kept for the response before the Lambda's deadline.
+    #: Time kept before the Lambda's deadline for the dead letter, re-ingest and the response.
     time_margin_ms: int = 5_000
     #: Level of logship's own log.
     log_level: str = "INFO"

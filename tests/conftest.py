@@ -16,6 +16,8 @@ from logship.testing.slack import SlackWebhookEmulator
 from logship.testing.synth import firehose_event, firehose_record, subscription_payload
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: Lines the fault soak (tests/test_soak.py) reports, shown in the terminal summary.
+SOAK_REPORT = pytest.StashKey[list[str]]()
 _names = itertools.count()
 
 
@@ -50,6 +52,17 @@ def slack() -> Iterator[SlackWebhookEmulator]:
 def local_aws() -> Iterator[LocalAws]:
     with LocalAws() as aws:
         yield aws
+
+
+@pytest.fixture
+def delivery_stream(local_aws: LocalAws, unique: str) -> Iterator[str]:
+    """A Direct PUT delivery stream and its bucket, both named ``unique``; the stream is deleted afterwards.
+
+    moto allows 50 delivery streams per account, and the moto server is shared by the whole run.
+    """
+    local_aws.delivery_stream(unique, unique)
+    yield unique
+    local_aws.client("firehose").delete_delivery_stream(DeliveryStreamName=unique)
 
 
 @pytest.fixture
@@ -120,3 +133,12 @@ def make_app() -> Iterator[Any]:
     yield make
     for app in apps:
         app.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Show the fault soak's counts after the run (they are printed with -s too)."""
+    lines = config.stash.get(SOAK_REPORT, [])
+    if lines:
+        terminalreporter.section("logship fault soak")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -38,6 +38,8 @@ _SIZE = re.compile(r"\s*([+-]?\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
 _MAX_PORT = 65_535
 # Kinesis data stream names (Kinesis API reference, CreateStream).
 _STREAM_NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,128}")
+# Firehose delivery stream names (Firehose API reference, CreateDeliveryStream).
+_DELIVERY_STREAM_NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,64}")
 
 
 class Parser(argparse.ArgumentParser):
@@ -171,5 +173,14 @@ def stream_name(text: str) -> str:
     if not _STREAM_NAME.fullmatch(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a Kinesis stream name (1 to 128 letters, digits, '_', '.' and '-')"
+        )
+    return text
+
+
+def delivery_stream_name(text: str) -> str:
+    """A type for a Firehose delivery stream name: 1 to 64 of letters, digits, ``_``, ``.`` and ``-``."""
+    if not _DELIVERY_STREAM_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a delivery stream name (1 to 64 letters, digits, '_', '.' and '-')"
         )
     return text

@@ -5,9 +5,11 @@ It creates nothing on the network until needed: the Datadog key is fetched at
 the first invocation (a key that cannot be had fails it before anything is
 sent), AWS clients at the first re-ingest or dead letter. One invocation is:
 transform every record (sending each record's entries to Datadog as soon as
-they are built), re-ingest what did not fit, settle, send what settling left,
-then keep what Datadog did not accept in the dead letter; its summary is
-logged and, when a metrics sink is given, written as CloudWatch metrics (EMF).
+they are built), wait for Datadog, keep what it did not accept in the dead
+letter, then re-ingest what did not fit and settle; its summary is logged
+and, when a metrics sink is given, written as CloudWatch metrics (EMF). The
+order is the point: re-ingest is the one side effect a retried batch would
+repeat in S3, so it comes last, and nothing after it fails the invocation.
 With ``LOGSHIP_DATADOG_ENABLED=false`` nothing is sent to Datadog (S3 only).
 """
 
@@ -25,7 +27,15 @@ from logship.errors import AuthError, ConfigError, DeadLetterError, DeliveryErro
 from logship.firehose.event import FirehoseEvent
 from logship.firehose.metrics import invocation_metrics
 from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestReport, reingest
-from logship.firehose.transform import RecordOutcome, reingest_items, settle, transform
+from logship.firehose.transform import (
+    RecordOutcome,
+    Settlement,
+    fail_unkept,
+    reingest_items,
+    settle,
+    stranded_pieces,
+    transform,
+)
 from logship.secrets import ApiKeyProvider, boto3_client_factory
 from logship.settings import Settings
 
@@ -81,6 +91,13 @@ class InvocationSummary:
     ms_reingest: float
     ms_datadog_wait: float
     ms_total: float
+    #: Entries Datadog did not accept in time that no dead letter holds (their records are ProcessingFailed).
+    dd_unkept: int = 0
+    #: Ok records answered ProcessingFailed because their entries were neither accepted nor kept.
+    failed_unkept: int = 0
+    #: Records put back in several pieces, only in part, before re-ingest failed (README, duplicate paths).
+    reingest_partial: int = 0
+    ms_dead_letter: float = 0.0
 
     def as_log(self) -> dict[str, Any]:
         """The summary as the invocation's log line carries it (Firehose's result names as keys)."""
@@ -189,44 +206,69 @@ class Logship:
         """Process one Firehose event: the response and a summary; see the README for the guarantees.
 
         Raises ConfigError before anything is sent when the Datadog API key
-        cannot be had (see :meth:`_require_key`); otherwise only when logs
-        would be lost: Datadog did not take them in time and no dead letter is
-        configured (or it could not be written).
+        cannot be had (see :meth:`_require_key`). The side effects then come in
+        the order that keeps a retry of the batch from repeating any of them:
+        Datadog and the dead letter first, re-ingest last. It raises (Firehose
+        then retries the batch) only when Datadog accepted nothing, what it did
+        not accept could not be kept, and nothing was put back yet. Past that
+        point it never raises: an Ok record whose entries were neither accepted
+        nor kept is answered ``ProcessingFailed`` (Firehose keeps it for
+        ``logship redrive``).
         """
         settings = self.settings
         self._require_key()
         started = time.monotonic()
         remaining_ms = context.get_remaining_time_in_millis() if context else DEFAULT_TIME_BUDGET_MS
-        deadline = started + max(remaining_ms - settings.time_margin_ms, 0) / 1000
+        margin_ms = min(settings.time_margin_ms, max(remaining_ms, 0))
+        deadline = started + (max(remaining_ms, 0) - margin_ms) / 1000
         firehose_event = FirehoseEvent.from_dict(event)
+        # 1. Every record's outcome; Ok records' entries leave for Datadog at once.
         delivery = self._open_delivery(deadline)
         outcomes: list[RecordOutcome] = []
+        owners = _EntryOwners()
         for outcome, entries in transform(firehose_event, settings.transform):
-            outcomes.append(outcome)
             if entries:
+                owners.add(entries, len(outcomes))
                 delivery.add(entries)
+            outcomes.append(outcome)
         transformed = time.monotonic()
-        items = reingest_items(outcomes)
-        reingest_report = None
-        if items:
-            reingester = self._reingester_factory(firehose_event)
-            reingest_report = reingest(items, reingester, policy=settings.reingest_retry, deadline=deadline)
-        settlement = settle(outcomes, reingest_report, settings.transform.entries)
-        settled = time.monotonic()
-        if settlement.to_send:
-            delivery.add(settlement.to_send)
+        # 2. Wait for Datadog, and keep what it did not accept in the dead letter.
         report = delivery.finish()
         delivered = time.monotonic()
-        dead_lettered = self._keep_undelivered(report, firehose_event.invocation_id)
+        kept = self._keep_undelivered(report, firehose_event.invocation_id)
+        # 3. Entries neither accepted nor kept: fail the batch while its retry would repeat
+        #    nothing, or else fail their records alone.
+        unkept = sorted(p for p in owners.records(kept.unkept) if outcomes[p].result == "Ok")
+        final = tuple(outcomes)
+        if unkept:
+            if not report.accepted:
+                raise _retry_error(report, kept)
+            final = fail_unkept(outcomes, set(unkept), f"Datadog did not accept its logs and {kept.problem}")
+            logger.error(
+                "records answered ProcessingFailed: Datadog did not accept their logs and %s",
+                kept.problem,
+                extra={"records": len(unkept), "recordIds": [outcomes[p].record_id for p in unkept[:20]]},
+            )
+        # 4. Re-ingest what did not fit: the last side effect, so nothing after it can fail the batch.
+        reingested = time.monotonic()
+        reingest_report = self._reingest(firehose_event, final, deadline + margin_ms * _REINGEST_SHARE / 1000)
+        settlement = settle(final, reingest_report, settings.transform.entries)
+        settled = time.monotonic()
+        # 5. Logs of records whose pieces could not be put back: to Datadog now, if time is left
+        #    (the error prefix holds those records too, for a redrive).
+        if settlement.to_send:
+            late = self._open_delivery(deadline)
+            late.add(settlement.to_send)
+            report.merge(late.finish())
         summary = _summary(
             firehose_event,
-            settlement.outcomes,
+            settlement,
             report,
-            dead_lettered,
+            kept,
             reingest_report,
-            response_bytes=settlement.response_bytes,
+            failed_unkept=len(unkept),
             response_limit=settings.transform.response_limit_bytes,
-            times=(started, transformed, settled, delivered, time.monotonic()),
+            times=(started, transformed, delivered, reingested, settled, time.monotonic()),
         )
         if summary.response_bytes > summary.response_limit:  # the budget is exact; this is a bug guard
             logger.error("response over its limit", extra=summary.as_log())
@@ -235,37 +277,104 @@ class Logship:
             self._metrics(invocation_metrics(summary, timestamp_ms=int(time.time() * 1000)))
         return Invocation(settlement.response(), summary)
 
-    def _keep_undelivered(self, delivery: DeliveryReport, invocation_id: str) -> int:
-        """Dead-letter what Datadog did not accept; raise if it would otherwise be lost."""
+    def _keep_undelivered(self, delivery: DeliveryReport, invocation_id: str) -> _Kept:
+        """Dead-letter what Datadog did not accept; say what could not be kept, and why."""
         rejected = [entry for entry, _reason in delivery.rejected]
         if not delivery.undelivered and not rejected:
-            return 0
-        if self._dead_letter is None:
-            if rejected:
-                logger.error(
-                    "Datadog rejected entries (HTTP 400/413) and no dead letter is configured; they are in S3 only",
-                    extra={"rejected": len(rejected)},
-                )
-            if delivery.undelivered:
-                message = (
-                    f"{delivery.failure()}; no dead letter is configured (LOGSHIP_DEAD_LETTER_URI), "
-                    "so the invocation fails and Firehose retries the batch"
-                )
-                if delivery.auth_error:
-                    raise AuthError(message)
-                raise DeliveryError(message)
-            return 0
-        reason = delivery.failure()
-        entries = delivery.undelivered + rejected
+            return _Kept()
+        if self._dead_letter is not None:
+            reason = delivery.failure()
+            entries = delivery.undelivered + rejected
+            try:
+                uri = self._dead_letter.write(entries, reason=reason, invocation_id=invocation_id)
+            except DeadLetterError as err:
+                problem = f"the dead letter could not be written ({err})"
+            else:
+                logger.error("entries dead-lettered", extra={"uri": uri, "entries": len(entries), "reason": reason})
+                return _Kept(dead_lettered=len(entries))
+        else:
+            problem = "no dead letter is configured (LOGSHIP_DEAD_LETTER_URI)"
+        if rejected:
+            logger.error(
+                "Datadog rejected entries (HTTP 400/413) and %s; they are in S3 only",
+                problem,
+                extra={"rejected": len(rejected)},
+            )
+        return _Kept(unkept=delivery.undelivered, problem=problem if delivery.undelivered else None)
+
+    def _reingest(
+        self, event: FirehoseEvent, outcomes: tuple[RecordOutcome, ...], deadline: float
+    ) -> ReingestReport | None:
+        """Put back every piece waiting for re-ingest; None when there is none."""
+        items = reingest_items(outcomes)
+        if not items:
+            return None
         try:
-            uri = self._dead_letter.write(entries, reason=reason, invocation_id=invocation_id)
-        except DeadLetterError as err:
-            raise DeliveryError(f"{err}; failing so Firehose retries the batch") from err
-        logger.error(
-            "entries dead-lettered",
-            extra={"uri": uri, "entries": len(entries), "reason": reason},
-        )
-        return len(entries)
+            reingester = self._reingester_factory(event)
+        except Exception as err:  # noqa: BLE001 - no client (region, credentials): nothing was put back
+            return ReingestReport(failed=set(range(len(items))), errors=[f"{type(err).__name__}: {err}"])
+        policy = self.settings.reingest_retry
+        report = reingest(items, reingester, policy=policy, deadline=deadline)
+        stranded = stranded_pieces(outcomes, report.failed)
+        if stranded:
+            # Pieces of a split record whose other pieces are back: left behind, the error prefix would get
+            # the record whole and its events would land twice. Keep trying while time allows.
+            persistent = dataclasses.replace(policy, max_attempts=max(policy.max_attempts, _STRANDED_ATTEMPTS))
+            again = reingest([items[i] for i in stranded], reingester, policy=persistent, deadline=deadline)
+            report.absorb(stranded, again)
+        return report
+
+
+# Re-ingest retries may run into the first half of the time margin (Datadog stops at its
+# start); the second half is for answering.
+_REINGEST_SHARE = 0.5
+# Attempts, within the same deadline, for pieces of a split record whose other pieces were put back.
+_STRANDED_ATTEMPTS = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kept:
+    """What became of the entries Datadog did not accept."""
+
+    dead_lettered: int = 0
+    #: Undelivered entries that no dead letter holds.
+    unkept: list[bytes] = dataclasses.field(default_factory=list)
+    #: Why they are not kept ("no dead letter is configured", "the dead letter could not be written (...)").
+    problem: str | None = None
+
+
+class _EntryOwners:
+    """The record each entry sent to Datadog came from, by the entry object's identity.
+
+    The sender reports undelivered entries as the very objects it was given,
+    and each stays referenced from :meth:`add` to the report, so its ``id()``
+    is not reused meanwhile. One dict insert per entry, no copy of it.
+    """
+
+    __slots__ = ("_owner",)
+
+    def __init__(self) -> None:
+        self._owner: dict[int, int] = {}
+
+    def add(self, entries: list[bytes], position: int) -> None:
+        """Note that ``entries`` come from the record at ``position``."""
+        self._owner.update(dict.fromkeys(map(id, entries), position))
+
+    def records(self, entries: list[bytes]) -> set[int]:
+        """Positions of the records ``entries`` came from."""
+        owner = self._owner
+        return {owner[id(entry)] for entry in entries if id(entry) in owner}
+
+
+def _retry_error(report: DeliveryReport, kept: _Kept) -> DeliveryError:
+    """The error that fails an invocation whose retry repeats nothing (see :meth:`Logship.process`)."""
+    message = (
+        f"{report.failure()}; {kept.problem}: Datadog accepted nothing and nothing was put back, "
+        "so the invocation fails and Firehose retries the batch, doing nothing twice"
+    )
+    if report.auth_error:
+        return AuthError(message)
+    return DeliveryError(message)
 
 
 class _NoDelivery:
@@ -281,33 +390,36 @@ class _NoDelivery:
 
 def _summary(
     event: FirehoseEvent,
-    outcomes: tuple[RecordOutcome, ...],
+    settlement: Settlement,
     report: DeliveryReport,
-    dead_lettered: int,
+    kept: _Kept,
     reingest_report: ReingestReport | None,
     *,
-    response_bytes: int,
+    failed_unkept: int,
     response_limit: int,
-    times: tuple[float, float, float, float, float],
+    times: tuple[float, float, float, float, float, float],
 ) -> InvocationSummary:
     """Counts from the final outcomes and the reports; ``times`` are the phase boundaries (monotonic)."""
     results = {"Ok": 0, "Dropped": 0, "ProcessingFailed": 0}
     control = reingested = events_s3 = events_reingested = not_json = filtered = 0
-    for outcome in outcomes:
+    for outcome in settlement.outcomes:
         results[outcome.result] += 1
         control += outcome.control
         not_json += outcome.not_json
         filtered += outcome.filtered
+        if outcome.result == "ProcessingFailed":
+            continue
+        put_back = sum(len(piece.batch.events) for piece in outcome.pieces)
         if outcome.result == "Ok":
-            events_s3 += outcome.events
-        elif outcome.pieces and outcome.result == "Dropped":
+            events_s3 += outcome.events - put_back
+        if outcome.pieces:
             reingested += 1
-            events_reingested += sum(len(piece.batch.events) for piece in outcome.pieces)
-    started, transformed, settled, delivered, ended = times
+            events_reingested += put_back
+    started, transformed, delivered, kept_at, settled, ended = times
     return InvocationSummary(
         invocation_id=event.invocation_id,
         delivery_stream=event.delivery_stream_name,
-        records=len(outcomes),
+        records=len(settlement.outcomes),
         ok=results["Ok"],
         dropped=results["Dropped"],
         processing_failed=results["ProcessingFailed"],
@@ -320,17 +432,21 @@ def _summary(
         dd_accepted=report.accepted,
         dd_rejected=len(report.rejected),
         dd_undelivered=len(report.undelivered),
-        dd_dead_lettered=dead_lettered,
+        dd_dead_lettered=kept.dead_lettered,
         dd_requests=report.requests,
         dd_retries=report.retries,
         dd_splits=report.splits,
         dd_failure=report.failure(),
         reingest_calls=reingest_report.calls if reingest_report else 0,
         reingest_failed=len(reingest_report.failed) if reingest_report else 0,
-        response_bytes=response_bytes,
+        response_bytes=settlement.response_bytes,
         response_limit=response_limit,
         ms_transform=round((transformed - started) * 1000, 1),
-        ms_reingest=round((settled - transformed) * 1000, 1),
-        ms_datadog_wait=round((delivered - settled) * 1000, 1),
+        ms_reingest=round((settled - kept_at) * 1000, 1),
+        ms_datadog_wait=round((delivered - transformed) * 1000, 1),
         ms_total=round((ended - started) * 1000, 1),
+        dd_unkept=len(kept.unkept),
+        failed_unkept=failed_unkept,
+        reingest_partial=len(settlement.partly_put_back),
+        ms_dead_letter=round((kept_at - delivered) * 1000, 1),
     )

@@ -110,6 +110,13 @@ class ReingestReport:
     retries: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
 
+    def absorb(self, indices: Sequence[int], again: ReingestReport) -> None:
+        """Take in ``again``, a re-ingest of the items at ``indices``: what it put back no longer failed."""
+        self.failed = (self.failed - set(indices)) | {indices[i] for i in again.failed}
+        self.calls += again.calls
+        self.retries += again.retries + 1
+        self.errors.extend(again.errors)
+
 
 #: Re-ingest's retries: PutRecordBatch and PutRecords throttle per shard or stream
 #: for about a second, so short waits, a few times.

@@ -4,17 +4,21 @@
 its :class:`RecordOutcome` with the Datadog entries to send now, so the caller
 sends while the next record is decoded. An outcome says what the response
 answers for the record, and which pieces of it wait for re-ingest (records
-that do not fit the response). :func:`settle` is a pure function of the
+that do not fit the response). A record too big for any response is answered
+Ok with the events that fit now, and the rest is put back as one record: one
+record is put or not, never half, so no re-ingest failure can leave part of
+a record in two places. :func:`settle` is a pure function of the
 outcomes and the re-ingest report: it gives the final outcomes, the response,
 and the entries of pieces that could not be put back (Datadog gets them now).
-No I/O here, and no callback.
+:func:`fail_unkept` answers ``ProcessingFailed`` for Ok records whose Datadog
+entries could be neither delivered nor kept. No I/O here, and no callback.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from logship import _base64, limits
@@ -30,8 +34,8 @@ from logship.packing import split_until
 
 logger = logging.getLogger(__name__)
 
-# Split pieces aim at a quarter of the response, so a re-ingested piece fits the
-# next invocation beside other records instead of bouncing again.
+# When the rest of a record must be split after all (it re-encodes over a record's
+# size), pieces aim at a quarter of the response, to fit beside other records.
 _PIECE_FRACTION = 4
 # Room kept for metadata.partitionKeys when a lone split event is judged against an
 # empty response: its size is measured here without them.
@@ -68,8 +72,9 @@ class RecordOutcome:
     """What became of one input record.
 
     ``result`` is the answer in the response; a record with ``pieces`` is
-    ``Dropped`` while its pieces wait for re-ingest, and :func:`settle` makes
-    it ``ProcessingFailed`` if any piece could not be put back.
+    ``Dropped`` (or ``Ok`` with the events that fit, when it is too big for
+    any response) while its pieces wait for re-ingest, and :func:`settle`
+    makes it ``ProcessingFailed`` if any piece could not be put back.
     ``response_bytes`` is the size of its answer in the serialized response.
     """
 
@@ -159,35 +164,117 @@ def _route(
         piece = ReingestPiece(ReingestItem(raw, record.partition_key), batch, tags)
         reason = "re-ingested: response full"
         return RecordOutcome(rid, "Dropped", budget.reserved(rid), reason, events=events, pieces=(piece,)), []
-    pieces = _split(batch, options, budget, rid)
-    if pieces is None:
-        # A single event that cannot fit even an empty response: Firehose keeps the
-        # record in its error prefix; Datadog still gets its events.
-        reason = "a single log event is larger than the response limit"
-        logger.error(reason, extra={"recordId": rid, "reason": reason})
-        entries = build_entries(batch, tags, options.entries, encoded=encoded)
-        outcome = RecordOutcome(
-            rid,
-            "ProcessingFailed",
-            budget.reserved(rid),
-            reason,
-            events=events,
-            not_json=entries.not_json,
-            filtered=entries.filtered,
+    return _take_and_put_back(record, batch, tags=tags, keys=keys, options=options, budget=budget, raw=raw)
+
+
+def _take_and_put_back(
+    record: FirehoseRecord,
+    batch: LogBatch,
+    *,
+    tags: StreamTags,
+    keys: Mapping[str, str] | None,
+    options: TransformOptions,
+    budget: ResponseBudget,
+    raw: bytes,
+) -> tuple[RecordOutcome, list[bytes]]:
+    """A record too big for any response: the events that fit now are answered Ok, the rest goes back as one record.
+
+    One record is put back or not, never in part, so when re-ingest fails the
+    record simply becomes ``ProcessingFailed`` as a whole and nothing of it
+    lands twice. The rest may be too big again when it comes back; each
+    invocation then takes what fits its response.
+    """
+    rid = record.record_id
+    events = batch.events
+    taken, data, cost = _fitting_prefix(batch, options, budget, rid, keys)
+    rest = dataclasses.replace(batch, events=events[taken:])
+    if not taken and not budget.fits_alone(_lone_cost(batch, events[0], options, budget, rid)):
+        return _too_big(rid, batch, tags, options, budget)
+    payload = raw if not taken else encode_batch(batch, rest.events)
+    if len(payload) <= _MAX_PIECE_RECORD_BYTES:
+        pieces: tuple[ReingestPiece, ...] = (ReingestPiece(ReingestItem(payload, record.partition_key), rest, tags),)
+    else:
+        # The rest re-encodes over a record's size (only a record at the size limit can): several records.
+        split = _split(rest, options, budget, rid)
+        if split is None:
+            return _too_big(rid, batch, tags, options, budget)
+        pieces = tuple(
+            ReingestPiece(
+                ReingestItem(part_payload, record.partition_key), dataclasses.replace(batch, events=part), tags
+            )
+            for part, part_payload in split
         )
-        return outcome, entries
+    reason = f"{len(rest.events)} of {len(events)} events re-ingested: too big for one response"
+    if not taken:
+        return RecordOutcome(rid, "Dropped", budget.reserved(rid), reason, events=len(events), pieces=pieces), []
+    budget.take(cost)
+    entries = build_entries(dataclasses.replace(batch, events=events[:taken]), tags, options.entries)
     outcome = RecordOutcome(
         rid,
-        "Dropped",
-        budget.reserved(rid),
-        f"re-ingested: split into {len(pieces)} records",
-        events=events,
-        pieces=tuple(
-            ReingestPiece(ReingestItem(payload, record.partition_key), dataclasses.replace(batch, events=part), tags)
-            for part, payload in pieces
-        ),
+        "Ok",
+        budget.reserved(rid) + cost,
+        reason,
+        data,
+        keys,
+        events=len(events),
+        pieces=pieces,
+        not_json=entries.not_json,
+        filtered=entries.filtered,
     )
-    return outcome, []
+    return outcome, entries
+
+
+def _fitting_prefix(
+    batch: LogBatch,
+    options: TransformOptions,
+    budget: ResponseBudget,
+    record_id: str,
+    keys: Mapping[str, str] | None,
+) -> tuple[int, str | None, int]:
+    """The most events from the start whose S3 output fits the response's room now: (count, data, cost).
+
+    All of them do not fit (the caller knows); a binary search on the count,
+    building the output of each candidate (this path is rare).
+    """
+    events = batch.events
+    found: tuple[int, str | None, int] = (0, None, 0)
+    low, high = 0, len(events) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        data = _base64.encode(build_output(batch, options.output, events=events[:middle]))
+        cost = budget.ok_cost(record_id, len(data), keys)
+        if cost <= budget.room:
+            low, found = middle, (middle, data, cost)
+        else:
+            high = middle - 1
+    return found
+
+
+def _lone_cost(
+    batch: LogBatch, event: LogEvent, options: TransformOptions, budget: ResponseBudget, record_id: str
+) -> int:
+    """What one event alone costs in a response, partition keys allowed for."""
+    size = len(_base64.encode(build_output(batch, options.output, events=[event])))
+    return budget.ok_cost(record_id, size, None) + _PARTITION_KEYS_ALLOWANCE
+
+
+def _too_big(
+    rid: str, batch: LogBatch, tags: StreamTags, options: TransformOptions, budget: ResponseBudget
+) -> tuple[RecordOutcome, list[bytes]]:
+    """A log event that cannot fit even an empty response: Firehose keeps the record; Datadog gets its events now."""
+    reason = "a single log event is larger than the response limit"
+    logger.error(reason, extra={"recordId": rid, "reason": reason})
+    entries = build_entries(batch, tags, options.entries)
+    outcome = RecordOutcome(
+        rid,
+        "ProcessingFailed",
+        budget.reserved(rid),
+        reason,
+        events=len(batch.events),
+        not_json=entries.not_json,
+        filtered=entries.filtered,
+    )
+    return outcome, entries
 
 
 def _split(
@@ -219,6 +306,23 @@ def reingest_items(outcomes: Sequence[RecordOutcome]) -> list[ReingestItem]:
     return [piece.item for outcome in outcomes for piece in outcome.pieces]
 
 
+def stranded_pieces(outcomes: Sequence[RecordOutcome], failed: Collection[int]) -> list[int]:
+    """Indices (as :func:`reingest_items` gives them) of failed pieces of records that had other pieces put back.
+
+    Left behind, such a record goes whole to the error prefix while its pieces
+    put back are processed too: these are the pieces worth every retry left.
+    """
+    stranded: list[int] = []
+    index = 0
+    for outcome in outcomes:
+        positions = range(index, index + len(outcome.pieces))
+        index += len(outcome.pieces)
+        left = [p for p in positions if p in failed]
+        if left and len(left) < len(positions):
+            stranded.extend(left)
+    return stranded
+
+
 @dataclasses.dataclass(frozen=True)
 class Settlement:
     """The invocation's final word: outcomes after re-ingest, and the entries still to send to Datadog."""
@@ -226,6 +330,9 @@ class Settlement:
     outcomes: tuple[RecordOutcome, ...]
     #: Entries of the pieces that could not be put back (their events go to Datadog now).
     to_send: list[bytes]
+    #: Split records put back in part before re-ingest failed on the rest: the error prefix
+    #: gets them whole while their pieces put back are processed too (README, duplicate paths).
+    partly_put_back: tuple[str, ...] = ()
 
     def response(self) -> dict[str, Any]:
         """The Firehose response: every input recordId exactly once, in input order."""
@@ -251,6 +358,7 @@ def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, ent
     reason = "re-ingest failed: " + "; ".join(report.errors[-3:])
     final: list[RecordOutcome] = []
     to_send: list[bytes] = []
+    partly: list[str] = []
     index = 0
     for outcome in outcomes:
         left = [piece for position, piece in enumerate(outcome.pieces, index) if position in failed]
@@ -258,18 +366,54 @@ def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, ent
         if not left:
             final.append(outcome)
             continue
+        if len(left) < len(outcome.pieces):
+            partly.append(outcome.record_id)
         logger.error("record failed: %s", reason, extra={"recordId": outcome.record_id, "reason": reason})
         built = [build_entries(piece.batch, piece.tags, entries) for piece in left]
+        failed_outcome = _as_failed(outcome, reason)
         final.append(
             dataclasses.replace(
-                outcome,
-                result="ProcessingFailed",
-                reason=reason,
-                response_bytes=entry_size(outcome.record_id, "ProcessingFailed"),
-                not_json=sum(part.not_json for part in built),
-                filtered=sum(part.filtered for part in built),
+                failed_outcome,
+                not_json=outcome.not_json + sum(part.not_json for part in built),
+                filtered=outcome.filtered + sum(part.filtered for part in built),
             )
         )
         for part in built:
             to_send.extend(part)
-    return Settlement(tuple(final), to_send)
+    if partly:
+        logger.error(
+            "split records put back in part: their pieces put back are processed and the error prefix keeps them whole",
+            extra={"recordIds": partly[:20], "records": len(partly)},
+        )
+    return Settlement(tuple(final), to_send, tuple(partly))
+
+
+def fail_unkept(
+    outcomes: Sequence[RecordOutcome], positions: Collection[int], reason: str
+) -> tuple[RecordOutcome, ...]:
+    """``outcomes`` with every Ok record at one of ``positions`` answered ``ProcessingFailed`` instead.
+
+    For records whose Datadog entries were neither accepted nor kept in a dead
+    letter: Firehose keeps their original bytes in its error prefix, where
+    ``logship redrive`` finds them, and their S3 output is not returned, so
+    their events reach S3 once, after the redrive. Such a record's rest
+    waiting for re-ingest is not put back (the error prefix has it whole).
+    Other outcomes stay as they are (the response only shrinks).
+    """
+    return tuple(
+        dataclasses.replace(_as_failed(outcome, reason), pieces=())
+        if position in positions and outcome.result == "Ok"
+        else outcome
+        for position, outcome in enumerate(outcomes)
+    )
+
+
+def _as_failed(outcome: RecordOutcome, reason: str) -> RecordOutcome:
+    return dataclasses.replace(
+        outcome,
+        result="ProcessingFailed",
+        reason=reason,
+        data=None,
+        partition_keys=None,
+        response_bytes=entry_size(outcome.record_id, "ProcessingFailed"),
+    )

@@ -4,8 +4,9 @@ Speaks the part of the intake protocol logship relies on: ``POST
 /api/v2/logs`` with ``DD-API-KEY``, a JSON array body, optionally gzip or
 deflate, the 5 MB / 1,000-entry request limits, and 202 on success. Faults
 are injected on demand: scripted statuses (``503, 503, 202``), ``Retry-After``
-headers, slow answers, dropped connections, 413 above a size, 400 for a
-poisoned entry, and keys that are refused.
+headers, slow answers, dropped connections, an outage (one answer for every
+request until it ends), requests accepted but answered only after the client
+gave up, 413 above a size, 400 for a poisoned entry, and keys that are refused.
 
 The same server answers the Datadog API paths logship uses (events, metrics,
 monitors, key validation; :mod:`logship.testing.datadog_api`), so one URL serves
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import sys
 import threading
 import time
 import zlib
@@ -39,11 +41,18 @@ _MAX_INFLATED = 64 * 1024 * 1024
 
 @dataclasses.dataclass(frozen=True)
 class Fault:
-    """One scripted answer: a status (0 drops the connection), headers, and a delay in seconds."""
+    """One scripted answer: a status (0 drops the connection), headers, and a delay in seconds.
+
+    With ``accept`` the request is handled as usual (its entries are kept) and
+    only the answer waits ``delay`` seconds: a client whose timeout is shorter
+    counts as undelivered what Datadog has in fact accepted. ``status`` is
+    then unused.
+    """
 
     status: int
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    accept: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +86,8 @@ class IntakeEmulator:
         self.reject_above_bytes: int | None = None
         self.poison: str | None = None
         self.script: collections.deque[Fault] = collections.deque()
+        #: The answer to every request the script does not answer, while Datadog is "down".
+        self.outage: Fault | None = None
         self.entries: list[dict[str, Any]] = []
         self.requests: list[RequestLog] = []
         #: The Datadog API beside the intake: events, metrics, monitors (see :mod:`logship.testing.datadog_api`).
@@ -135,31 +146,63 @@ class IntakeEmulator:
         with self.lock:
             self.script.extend(Fault(status, headers, delay) for status in statuses)
 
+    def accept_late(self, delay: float, count: int = 1) -> None:
+        """Accept the next ``count`` requests as usual but answer each only after ``delay`` seconds."""
+        with self.lock:
+            self.script.extend(Fault(202, (), delay, accept=True) for _ in range(count))
+
+    def start_outage(self, status: int = 503, *, retry_after: float | None = None, delay: float = 0.0) -> None:
+        """Answer every request with ``status`` (0 drops the connection) until :meth:`end_outage`."""
+        headers = (("Retry-After", f"{retry_after:g}"),) if retry_after is not None else ()
+        self.outage = Fault(status, headers, delay)
+
+    def end_outage(self) -> None:
+        """Answer requests as usual again (scripted faults still come first)."""
+        self.outage = None
+
+    def clear_faults(self) -> None:
+        """Answer as a healthy intake again; what was received is kept."""
+        with self.lock:
+            self.script.clear()
+        self.reject_above_bytes = None
+        self.poison = None
+        self.delay = 0.0
+        self.outage = None
+
     def reset(self) -> None:
         """Forget received entries, requests and faults."""
         with self.lock:
             self.entries.clear()
             self.requests.clear()
-            self.script.clear()
             self.connections = 0
         self.api.reset()
-        self.reject_above_bytes = None
-        self.poison = None
-        self.delay = 0.0
+        self.clear_faults()
 
     # --- the protocol ------------------------------------------------------
-    def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:  # noqa: PLR0911 - one return per intake answer
+    def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         """Answer one intake request: (status, headers, body). Thread-safe."""
         with self.lock:
-            fault = self.script.popleft() if self.script else None
+            fault = self.script.popleft() if self.script else self.outage
+        if fault is not None and fault.accept:
+            answer = self._intake(headers, body)
+            time.sleep(self.delay + fault.delay)
+            return answer
         delay = self.delay + (fault.delay if fault else 0.0)
         if delay:
             time.sleep(delay)
-        key = headers.get("dd-api-key", "")
-        key_ok = bool(key) and (self.api_keys is None or key in self.api_keys)
         if fault is not None:
-            self._log(fault.status, 0, len(body), len(body), key_ok)
+            self._log(fault.status, 0, len(body), len(body), self._key_ok(headers))
             return fault.status, dict(fault.headers), b'{"errors":["injected"]}'
+        return self._intake(headers, body)
+
+    def _key_ok(self, headers: dict[str, str]) -> bool:
+        key = headers.get("dd-api-key", "")
+        return bool(key) and (self.api_keys is None or key in self.api_keys)
+
+    def _intake(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:  # noqa: PLR0911 - one return per intake answer
+        """What the intake answers a request when no fault is injected."""
+        key = headers.get("dd-api-key", "")
+        key_ok = self._key_ok(headers)
         if not key_ok:
             status = 401 if not key else 403
             self._log(status, 0, len(body), len(body), key_ok)
@@ -212,6 +255,11 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], emulator: IntakeEmulator) -> None:
         super().__init__(address, _Handler)
         self.emulator = emulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its timeout before a late answer) is expected here; report anything else."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -312,10 +360,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(HTTPStatus.OK, {}, b"{}")
 
     def _configure(self, body: bytes) -> None:
-        """``POST /logship/faults``: statuses, retry_after, delay, poison, reject_above_bytes."""
+        """``POST /logship/faults``: statuses, retry_after, delay, poison, reject_above_bytes, outage, accept_late.
+
+        ``outage`` is a status to answer everything with (null ends it);
+        ``accept_late`` is ``{"delay": seconds, "count": n}``.
+        """
         emulator = self.server.emulator
         doc = orjson.loads(body or b"{}")
         emulator.fail_next(*doc.get("statuses", []), retry_after=doc.get("retry_after"))
+        if "outage" in doc:
+            if doc["outage"] is None:
+                emulator.end_outage()
+            else:
+                emulator.start_outage(int(doc["outage"]), retry_after=doc.get("retry_after"))
+        if "accept_late" in doc:
+            late = doc["accept_late"]
+            emulator.accept_late(float(late["delay"]), int(late.get("count", 1)))
         if "delay" in doc:
             emulator.delay = float(doc["delay"])
         if "poison" in doc:

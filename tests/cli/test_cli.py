@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import command_env, data_record, firehose_event
+from conftest import FIXTURES, command_env, data_record, firehose_event
 
 from logship.cli import main
 from logship.deadletter import encode_lines
@@ -64,7 +64,87 @@ def run_logship(args: list[str], env: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
-@pytest.mark.parametrize("command", ["demo", "generate", "process", "emulator", "replay", "check"])
+def test_redrive_command_puts_records_back_and_keeps_the_one_that_never_succeeds(
+    intake, local_aws, unique, delivery_stream, tmp_path
+):
+    """`logship redrive s3://... --delivery-stream` works through AWS_ENDPOINT_URL; no progress when stderr is no terminal."""
+    s3 = local_aws.client("s3")
+    fixture = (FIXTURES / "processing_failed_object").read_bytes()
+    s3.put_object(Bucket=unique, Key="processing-failed/2026/11/22/10/obj", Body=fixture)
+    out = run_logship(
+        ["redrive", f"s3://{unique}/processing-failed/", "--delivery-stream", unique],
+        command_env(local_aws, intake, tmp_path),
+    )
+    assert out.returncode == 0, out.stderr
+    report = orjson.loads(out.stdout.splitlines()[-1])
+    assert (report["put_back"], report["never"], report["rewritten"]) == (2, 1, 1)
+    assert "1 records can never succeed" in out.stderr
+    assert "\rredrive:" not in out.stderr
+    assert len(local_aws.delivered_records(unique)) == 2
+
+
+def test_redrive_shows_progress_on_a_terminal(intake, local_aws, unique, delivery_stream, tmp_path):
+    """With stderr on a terminal, redrive rewrites one progress line per object."""
+    import os
+    import pty
+
+    fixture = (FIXTURES / "processing_failed_object").read_bytes()
+    local_aws.client("s3").put_object(Bucket=unique, Key="processing-failed/a", Body=fixture)
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "logship.cli",
+                "redrive",
+                f"s3://{unique}/processing-failed",
+                "--delivery-stream",
+                unique,
+                "--dry-run",
+            ],
+            env=command_env(local_aws, intake, tmp_path, LOGSHIP_LOG_LEVEL="ERROR"),
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            cwd=ROOT,
+            check=False,
+        )
+        os.close(secondary)
+        secondary = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal's other end is closed: everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+        if secondary >= 0:
+            os.close(secondary)
+    assert proc.returncode == 0
+    assert b"\x1b[Kredrive: 1 objects, 3 records, 2 to put back, 0 failed, 1 can never succeed" in shown
+
+
+def test_redrive_mistakes_and_failures_are_one_line_and_a_non_zero_exit(intake, local_aws, unique, tmp_path):
+    """A bad URI or stream name, no stream option (exit 2), a missing bucket (exit 1): one line, no traceback."""
+    env = command_env(local_aws, intake, tmp_path)
+    for args, status in (
+        (["redrive", "https://nope/x", "--delivery-stream", "s"], 2),
+        (["redrive", "s3://bucket/x"], 2),
+        (["redrive", "s3://bucket/x", "--delivery-stream", "no spaces"], 2),
+        (["redrive", "s3://bucket/x", "--delivery-stream", "a", "--kinesis-stream", "b"], 2),
+        (["redrive", f"s3://{unique}-missing/processing-failed", "--delivery-stream", "s"], 1),
+    ):
+        out = run_logship(args, env)
+        assert out.returncode == status, (args, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)
+        assert out.stderr.startswith("logship redrive: error: ") and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("command", ["demo", "generate", "process", "emulator", "replay", "redrive", "check"])
 def test_help_shows_every_default_and_the_environment_it_reads(command):
     """Each command's help gives every option's default and lists the variables it reads, without markup."""
     from logship.cli import build_parser
@@ -80,12 +160,16 @@ def test_help_shows_every_default_and_the_environment_it_reads(command):
             continue  # flags and options without a default say what happens without them
         assert f"(default: {action.default})" in " ".join(text.split()), action.dest
         shown += 1
-    assert shown == {"demo": 3, "generate": 6, "process": 0, "emulator": 2, "replay": 1, "check": 0}[command]
+    assert (
+        shown == {"demo": 3, "generate": 6, "process": 0, "emulator": 2, "replay": 1, "redrive": 0, "check": 0}[command]
+    )
     assert "environment variables read:" in text
     if command == "process":
         from logship.settings import ALL_ENV_NAMES
 
         assert all(name in text for name in (*ALL_ENV_NAMES, "AWS_ENDPOINT_URL"))
+    if command == "redrive":
+        assert all(name in text for name in ("LOGSHIP_REINGEST_MAX_ATTEMPTS", "AWS_ENDPOINT_URL"))
     if command in ("replay", "check"):
         assert all(name in text for name in ("DD_API_KEY", "DD_API_KEY_SSM_NAME", "DD_SITE", "LOGSHIP_DATADOG_ENABLED"))
     for markup in ("``", ":class:", ":func:", "%(", "%%"):

@@ -267,6 +267,30 @@ def test_connections_are_kept_alive_with_nagle_off(intake):
         transport.close()
 
 
+def test_an_outage_answers_every_request_until_it_ends(intake):
+    """During an outage every request gets its status and nothing is kept; after it, requests are accepted."""
+    from logship.retry import RetryPolicy
+
+    intake.start_outage(503)
+    with sender_for(intake, concurrency=1, retry=RetryPolicy(max_attempts=4)) as sender:
+        down = sender.send(entries(5))
+        intake.end_outage()
+        up = sender.send(entries(5, "f"))
+    assert (down.accepted, len(down.undelivered), down.statuses) == (0, 5, {503: 4})
+    assert up.accepted == 5 and messages(intake) == [f"f-{i}" for i in range(5)]
+
+
+def test_a_late_answer_is_undelivered_for_the_client_though_the_intake_kept_it(intake):
+    """Accepted, then answered after the client's timeout: the intake has the entries, the sender retries them."""
+    from logship.retry import RetryPolicy
+
+    intake.accept_late(1.0)
+    with sender_for(intake, concurrency=1, timeout_seconds=0.2, retry=RetryPolicy(max_attempts=2)) as sender:
+        report = sender.send(entries(3))
+    assert report.accepted == 3 and report.retries == 1
+    assert messages(intake) == sorted(["e-0", "e-0", "e-1", "e-1", "e-2", "e-2"])  # a duplicate, as with Datadog
+
+
 def _closed_port() -> int:
     import socket
 

@@ -120,8 +120,10 @@ def test_records_over_the_response_limit_are_reingested_and_land_once(intake, lo
     assert len(intake.entries) == len(expected)  # ... but once, when their copy comes back
 
 
-def test_a_record_too_big_for_any_response_is_split_by_events(intake, local_aws, unique, make_app):
-    """Uncompressed output of one record over the whole limit is split into smaller records, in order."""
+def test_a_record_too_big_for_any_response_takes_what_fits_and_puts_the_rest_back_as_one_record(
+    intake, local_aws, unique, make_app
+):
+    """Output over the whole limit: Ok with the events that fit, the rest back as one record, until all landed in order."""
     local_aws.delivery_stream(unique, unique)
     messages = [f"line {n} " + "x" * 200 for n in range(400)]
     event = firehose_event([data_record("big", messages)], stream=unique)
@@ -137,13 +139,27 @@ def test_a_record_too_big_for_any_response_is_split_by_events(intake, local_aws,
         ),
         client_factory=local_aws.client,
     )
-    response = app.handle(event, FakeContext())
-    assert response["records"] == [{"recordId": "big", "result": "Dropped"}]
-    assert intake.entries == []
-    pieces = local_aws.delivered_records(unique)
-    assert len(pieces) > 1
-    events = [e["message"] for piece in pieces for e in decode_record(base64.b64encode(piece)).events]
-    assert events == messages
+    invocation = app.process(event, FakeContext())
+    [answer] = invocation.response["records"]
+    assert answer["result"] == "Ok"
+    assert len(json.dumps(invocation.response)) <= 20_000
+    landed = base64.b64decode(answer["data"]).decode().splitlines()
+    assert landed == messages[: len(landed)] and 0 < len(landed) < 400
+    assert [e["message"] for e in intake.entries] == landed  # the rest reaches Datadog when it comes back
+    assert invocation.summary.events_to_s3 == len(landed)
+    assert invocation.summary.events_reingested == 400 - len(landed)
+    for round_number in range(40):
+        [rest] = local_aws.delivered_records(unique, take=True)  # one record, never several
+        assert [e["message"] for e in decode_record(base64.b64encode(rest)).events] == messages[len(landed) :]
+        again = firehose_event([{"recordId": f"rest-{round_number}", "data": base64.b64encode(rest).decode()}])
+        answer = app.handle(again | {"deliveryStreamArn": event["deliveryStreamArn"]}, FakeContext())["records"][0]
+        assert answer["result"] == "Ok"
+        landed += base64.b64decode(answer["data"]).decode().splitlines()
+        if len(landed) == 400:
+            break
+    assert landed == messages
+    assert local_aws.delivered_records(unique) == []
+    assert [e["message"] for e in intake.entries] == messages
 
 
 def test_kinesis_source_reingests_into_the_source_stream_with_its_partition_key(intake, local_aws, unique, make_app):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from logship.firehose.reingest import FirehoseReingester, KinesisReingester, ReingestItem, reingest
+from logship.firehose.reingest import FirehoseReingester, KinesisReingester, ReingestItem, ReingestReport, reingest
 from logship.retry import RetryPolicy
 
 
@@ -61,3 +61,10 @@ def test_oversized_items_fail_without_a_call():
 def test_kinesis_counts_the_partition_key():
     """Kinesis record size includes its partition key."""
     assert KinesisReingester(None, "s").item_size(ReingestItem(b"abc", "key")) == 6
+
+
+def test_a_second_try_is_absorbed_into_the_first_report():
+    """Items a later re-ingest put back no longer count as failed; its calls and errors add up."""
+    first = ReingestReport(failed={1, 3, 4}, calls=2, retries=1, errors=["a"])
+    first.absorb([3, 4], ReingestReport(failed={1}, calls=3, retries=2, errors=["b"]))
+    assert (first.failed, first.calls, first.retries, first.errors) == ({1, 4}, 5, 4, ["a", "b"])

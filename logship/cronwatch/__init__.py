@@ -1,5 +1,17 @@
 """Cron watch: scheduled ECS tasks, their schedules' longest gaps, and the Datadog monitors that watch them."""
 
+from logship.cronwatch.jobs import (
+    Job,
+    JobOverride,
+    JobsFile,
+    JobSource,
+    apply_jobs_file,
+    job_from_schedule,
+    jobs_from_rule,
+    load_jobs_file,
+    names_from_log_group,
+    parse_jobs_file,
+)
 from logship.cronwatch.schedule import (
     At,
     Cron,
@@ -18,12 +30,22 @@ __all__ = [
     "At",
     "Cron",
     "Gap",
+    "Job",
+    "JobOverride",
+    "JobSource",
+    "JobsFile",
     "NotRecurring",
     "Rate",
     "Schedule",
+    "apply_jobs_file",
     "describe",
     "find_longest_gap",
+    "job_from_schedule",
+    "jobs_from_rule",
+    "load_jobs_file",
     "longest_gap",
+    "names_from_log_group",
     "next_runs",
+    "parse_jobs_file",
     "parse_schedule",
 ]

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -23,12 +24,12 @@ from logship.cronwatch import (
 )
 from logship.errors import ConfigError
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "cronwatch"
-DOCS = Path(__file__).parents[3] / "docs" / "cronwatch.md"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "cronwatch"
+DOCS = Path(__file__).parents[2] / "docs" / "cronwatch.md"
 REGION = "ap-northeast-1"
 
 
-def fixture(name: str) -> dict:
+def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 

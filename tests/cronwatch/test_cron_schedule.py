@@ -58,7 +58,7 @@ def test_weekday_job_gap_is_friday_to_monday():
     """Every weekday at 09:00: the 3-day gap runs from a Friday 09:00 to the Monday 09:00 after it."""
     gap = find_longest_gap("cron(0 9 ? * MON-FRI *)", after=JAN_2024)
     assert (gap.start, gap.end) == (dt.datetime(2024, 1, 5, 9, tzinfo=UTC), dt.datetime(2024, 1, 8, 9, tzinfo=UTC))
-    assert gap.start.strftime("%a") == "Fri"
+    assert gap.start is not None and gap.start.strftime("%a") == "Fri"
 
 
 def test_nearest_weekday_and_last_weekday_stay_in_the_month():

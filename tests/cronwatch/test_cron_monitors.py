@@ -1,7 +1,7 @@
 """Monitor bodies: four monitors per job, valid for Datadog's monitor API, snapshotted exactly.
 
 Snapshots live in tests/snapshots/cronwatch/. After an intended change, rewrite them with
-``.venv/bin/python tests/unit/cronwatch/test_cron_monitors.py`` and review the diff.
+``.venv/bin/python tests/cronwatch/test_cron_monitors.py`` and review the diff.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from logship.cronwatch import (
 )
 from logship.errors import ConfigError
 
-TESTS = Path(__file__).parents[2]
+TESTS = Path(__file__).parents[1]
 SNAPSHOTS = TESTS / "snapshots" / "cronwatch"
 FIXTURES = TESTS / "fixtures" / "cronwatch"
 AFTER = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -156,7 +156,9 @@ def test_liveness_window_is_the_longest_gap_plus_grace(schedule, kind, window):
     if kind == "query alert":
         assert LOG_EVENTS_METRIC in liveness.body["query"]
         assert liveness.body["options"]["notify_no_data"] is True
-        assert liveness.body["options"]["no_data_timeframe"] == int(re.search(r"last_(\d+)h", window)[1]) * 60
+        hours = re.search(r"last_(\d+)h", window)
+        assert hours is not None
+        assert liveness.body["options"]["no_data_timeframe"] == int(hours[1]) * 60
     else:
         assert liveness.body["options"]["on_missing_data"] == "default"
 

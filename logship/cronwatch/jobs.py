@@ -35,6 +35,8 @@ NOTIFY_HANDLE = re.compile(r"@[^\s@][^\s]*")
 LOG_GROUP_CONVENTION = re.compile(r"/(?P<system>[^/]+)/(?P<service>[^/]+)")
 # Scheduler's universal target for ECS RunTask (Scheduler User Guide, "Using universal targets").
 SCHEDULER_RUN_TASK_ARN = "arn:aws:scheduler:::aws-sdk:ecs:runTask"
+# An ARN: arn, partition, service, region, account, resource.
+_ARN_FIELDS = 6
 
 
 class JobSource(enum.StrEnum):
@@ -111,8 +113,9 @@ def _arn_resource(arn: str | None, kind: str) -> str | None:
 
 
 def _region(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[3] or None if len(parts) > 5 and parts[0] == "arn" else None
+    """The region of ``arn:<partition>:<service>:<region>:<account>:<resource>``."""
+    parts = (arn or "").split(":", _ARN_FIELDS - 1)
+    return parts[3] or None if len(parts) == _ARN_FIELDS and parts[0] == "arn" else None
 
 
 def _overridden_containers(raw_input: Any) -> list[str]:

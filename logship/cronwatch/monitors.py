@@ -11,9 +11,10 @@ identity, which :mod:`logship.cronwatch.plan` matches existing monitors by):
   data; past seven days (a metric monitor's longest window) the job gets no liveness monitor and
   the plan says why.
 - **errors**: log lines of error status or worse above a threshold.
-- **failed-runs**: the ops events of this job at error severity (the ops events Lambda posts them
-  with ``alert_type: error``, tags ``task_family:`` and ``cluster:``, and the source in
-  :attr:`MonitorOptions.events_source`).
+- **failed-runs**: the ops events of this job at error severity: the ops events Lambda
+  (``logship.opsevents``) posts a stopped task with ``alert_type: error``, the tags
+  ``task_family:`` and ``cluster:``, and ``source_type_name: amazon_ecs``, the source in
+  :attr:`MonitorOptions.events_source`.
 - **schedule**: the schedule failing to start the task (a RunTask that fails emits no ECS task
   event): the AWS integration's ``aws.events.failed_invocations`` per ``rulename`` for a rule,
   ``aws.scheduler.invocation_dropped_count`` per ``schedulegroup`` for Scheduler (whose metrics
@@ -76,7 +77,8 @@ class MonitorOptions:
     ``grace`` is added to a job's longest gap before liveness alerts (the run's own duration and
     log delivery fit in it). ``error_threshold``: the errors monitor alerts above this many error
     lines within ``error_window``. ``notify`` holds handles added to every monitor's message (a
-    job's own handles come first). ``events_source`` is the ``source`` of the ops events. Windows of
+    job's own handles come first). ``events_source`` is the ``source`` of the ops events (the
+    ``source_type_name`` logship.opsevents gives ECS events). Windows of
     log and event monitors are 48 hours at most (Datadog's limit). ``renotify_minutes`` re-notifies
     while a monitor stays in alert. ``kinds`` lists the monitors to build.
     """
@@ -87,7 +89,7 @@ class MonitorOptions:
     failed_run_window: dt.timedelta = dt.timedelta(hours=1)
     schedule_window: dt.timedelta = dt.timedelta(hours=1)
     notify: tuple[str, ...] = ()
-    events_source: str = "logship"
+    events_source: str = "amazon_ecs"
     log_index: str = "*"
     priority: int | None = None
     renotify_minutes: int | None = None

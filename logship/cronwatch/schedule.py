@@ -57,12 +57,18 @@ MAX_NTH_WEEKDAY = 5
 # Names AWS accepts in the month and day-of-week fields (JAN-DEC, SUN-SAT); day-of-week 1 is Sunday.
 MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 WEEKDAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# AWS's day-of-week numbers for the weekend.
+SUNDAY = 1
+SATURDAY = 7
+# "Cron expressions have six required fields" (EventBridge User Guide, Cron expressions reference).
+CRON_FIELDS = 6
 # Rate units and their length in seconds ("Valid values: minute | minutes | hour | hours | day | days").
 RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 # Zone names that are UTC itself: no daylight saving to look up.
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu"})
 
 _DAY = 86400
+_RUNS_FOR_A_GAP = 2
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _RATE = re.compile(r"rate\(\s*(\S+)\s+(\S+)\s*\)")
 _CRON = re.compile(r"cron\((.*)\)")
@@ -133,9 +139,9 @@ class DaySelector:
         if self.kind == "nearest-weekday":
             return _nearest_weekday(self.values[0], length, weekday)
         last = weekday(length)
-        if self.kind == "last-day" or last not in (1, 7):
+        if self.kind == "last-day" or last not in (SUNDAY, SATURDAY):
             return (length,)
-        return (length - 2,) if last == 1 else (length - 1,)  # LW on a Sunday or a Saturday: the Friday
+        return (length - 2,) if last == SUNDAY else (length - 1,)  # LW on a weekend: the Friday
 
     def _week_days(self, length: int, first_weekday: int, weekday: Callable[[int], int]) -> tuple[int, ...]:
         if self.kind == "days":
@@ -156,9 +162,9 @@ def _nearest_weekday(day: int, length: int, weekday: Callable[[int], int]) -> tu
     if day > length:
         return ()
     wd = weekday(day)
-    if wd == 7:  # Saturday: Friday before, or Monday the 3rd when the 1st is a Saturday
+    if wd == SATURDAY:  # Friday before, or Monday the 3rd when the 1st is a Saturday
         return (3,) if day == 1 else (day - 1,)
-    if wd == 1:  # Sunday: Monday after, or Friday before when the last day is a Sunday
+    if wd == SUNDAY:  # Monday after, or Friday before when the last day is a Sunday
         return (day - 2,) if day == length else (day + 1,)
     return (day,)
 
@@ -321,8 +327,10 @@ _FIELD_ORDER = "minutes hours day-of-month month day-of-week year"
 
 def _parse_cron(text: str, body: str) -> Cron:
     fields = body.split()
-    if len(fields) != 6:
-        raise ValueError(f"cron expression {text!r}: has {len(fields)} fields, AWS requires 6 ({_FIELD_ORDER})")
+    if len(fields) != CRON_FIELDS:
+        raise ValueError(
+            f"cron expression {text!r}: has {len(fields)} fields, AWS requires {CRON_FIELDS} ({_FIELD_ORDER})"
+        )
     minutes, hours, dom, month, dow, year = fields
     if (dom == "?") == (dow == "?"):
         raise ValueError(
@@ -363,7 +371,7 @@ def _day_of_week(text: str) -> DaySelector:
     field = _DAY_OF_WEEK
     upper = text.upper()
     if upper == "L":  # alone, "the last day of the week": Saturday
-        return DaySelector(field.name, "days", (7,))
+        return DaySelector(field.name, "days", (SATURDAY,))
     if "#" in upper:
         # "If you use a '#' character, you can define only one expression in the day-of-week field."
         day_text, _, nth = upper.partition("#")
@@ -677,7 +685,7 @@ def _cron_longest_gap(cron: Cron, zone_name: str, after: int) -> tuple[int, int]
             continue
         for day in pattern.days:
             _day_runs(tracker, clock, _Day(times, steps, day_widest, day_widest_at), base + day * _DAY, after)
-    if tracker.runs < 2:
+    if tracker.runs < _RUNS_FOR_A_GAP:
         return None
     return tracker.widest, tracker.widest_start
 

@@ -11,6 +11,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from logship.cronwatch.discovery import (
+        MAX_CONCURRENT_TAG,
+        Discovery,
+        JobsFound,
+        TaskDefinitions,
+        discover,
+        find_jobs,
+        read_jobs_file,
+    )
     from logship.cronwatch.jobs import (
         Job,
         JobOverride,
@@ -53,17 +62,20 @@ if TYPE_CHECKING:
 __all__ = [
     "LOG_EVENTS_METRIC",
     "MANAGED_BY_TAG",
+    "MAX_CONCURRENT_TAG",
     "At",
     "Cron",
     "Delete",
     "DesiredMonitor",
     "DesiredMonitors",
+    "Discovery",
     "FieldChange",
     "Gap",
     "Job",
     "JobOverride",
     "JobSource",
     "JobsFile",
+    "JobsFound",
     "MonitorKind",
     "MonitorOptions",
     "MonitorPlan",
@@ -71,10 +83,13 @@ __all__ = [
     "Rate",
     "Schedule",
     "Skipped",
+    "TaskDefinitions",
     "Update",
     "apply_jobs_file",
     "describe",
     "desired_monitors",
+    "discover",
+    "find_jobs",
     "find_longest_gap",
     "identity_tag",
     "job_from_schedule",
@@ -87,11 +102,16 @@ __all__ = [
     "parse_jobs_file",
     "parse_schedule",
     "plan",
+    "read_jobs_file",
     "render_plan",
 ]
 
 # Each public name and the module that defines it.
 _HOMES = {
+    **dict.fromkeys(
+        ("MAX_CONCURRENT_TAG", "Discovery", "JobsFound", "TaskDefinitions", "discover", "find_jobs", "read_jobs_file"),
+        "discovery",
+    ),
     **dict.fromkeys(
         ("Job", "JobOverride", "JobsFile", "JobSource", "apply_jobs_file", "job_from_schedule", "jobs_from_rule",
          "load_jobs_file", "names_from_log_group", "parse_jobs_file"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import pkgutil
 import subprocess
 import sys
 import types
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import logship
 import logship.cronwatch
-from logship.cronwatch import jobs, monitors, planner, schedule
+from logship.cronwatch import discovery, jobs, monitors, planner, schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,10 +30,12 @@ def test_longest_gap_is_exported_from_the_top_level_with_its_docstring():
 
 def test_every_public_name_of_the_package_resolves_to_what_its_module_defines():
     """Each name of logship.cronwatch.__all__ is its module's object, never a submodule of the same name."""
+    for module in pkgutil.iter_modules(logship.cronwatch.__path__):
+        importlib.import_module(f"logship.cronwatch.{module.name}")  # each import sets the package's attribute
     for name in logship.cronwatch.__all__:
         value = getattr(logship.cronwatch, name)
         assert not isinstance(value, types.ModuleType), name
-        assert any(getattr(module, name, None) is value for module in (jobs, monitors, planner, schedule)), name
+        assert any(getattr(module, name, None) is value for module in (discovery, jobs, monitors, planner, schedule)), name
 
 
 def test_the_log_path_and_ops_events_handlers_do_not_import_cron_watch():

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from logship.cronwatch.apply import Applied, apply_plan, current_plan, log_metric_change
     from logship.cronwatch.discovery import (
         MAX_CONCURRENT_TAG,
         Discovery,
@@ -63,6 +64,7 @@ __all__ = [
     "LOG_EVENTS_METRIC",
     "MANAGED_BY_TAG",
     "MAX_CONCURRENT_TAG",
+    "Applied",
     "At",
     "Cron",
     "Delete",
@@ -86,6 +88,8 @@ __all__ = [
     "TaskDefinitions",
     "Update",
     "apply_jobs_file",
+    "apply_plan",
+    "current_plan",
     "describe",
     "desired_monitors",
     "discover",
@@ -95,6 +99,7 @@ __all__ = [
     "job_from_schedule",
     "jobs_from_rule",
     "load_jobs_file",
+    "log_metric_change",
     "log_metric_definition",
     "longest_gap",
     "names_from_log_group",
@@ -108,6 +113,7 @@ __all__ = [
 
 # Each public name and the module that defines it.
 _HOMES = {
+    **dict.fromkeys(("Applied", "apply_plan", "current_plan", "log_metric_change"), "apply"),
     **dict.fromkeys(
         ("MAX_CONCURRENT_TAG", "Discovery", "JobsFound", "TaskDefinitions", "discover", "find_jobs", "read_jobs_file"),
         "discovery",

@@ -133,11 +133,12 @@ def discover(client_factory: ClientFactory, *, page_size: int | None = None) -> 
 
 def _rule_jobs(events: Any, definitions: TaskDefinitions, notes: list[str], page_size: int | None) -> Iterator[Job]:
     rules = pages(events, "list_rules", "Rules", page_size or RULES_PAGE_SIZE)
-    for rule in rules:
+    for rule in (item for item in rules if isinstance(item, dict)):
         if not isinstance(rule.get("ScheduleExpression"), str) or rule.get("State", "ENABLED") != "ENABLED":
             continue
         name = rule["Name"]
-        targets = list(pages(events, "list_targets_by_rule", "Targets", page_size or TARGETS_PAGE_SIZE, Rule=name))
+        found_targets = pages(events, "list_targets_by_rule", "Targets", page_size or TARGETS_PAGE_SIZE, Rule=name)
+        targets = [target for target in found_targets if isinstance(target, dict)]
         found = jobs_from_rule(rule, targets, definitions)
         if not found:
             continue
@@ -164,7 +165,7 @@ def _schedule_jobs(scheduler: Any, definitions: TaskDefinitions, notes: list[str
         )
         return jobs
     for summary in summaries:
-        if summary.get("State", "ENABLED") != "ENABLED":
+        if not isinstance(summary, dict) or summary.get("State", "ENABLED") != "ENABLED":
             continue
         schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName") or "default")
         job = job_from_schedule(schedule, definitions)
@@ -173,7 +174,7 @@ def _schedule_jobs(scheduler: Any, definitions: TaskDefinitions, notes: list[str
     return jobs
 
 
-def pages(client: Any, operation: str, key: str, page_size: int, **parameters: Any) -> Iterator[dict[str, Any]]:
+def pages(client: Any, operation: str, key: str, page_size: int, **parameters: Any) -> Iterator[Any]:
     """Every item under ``key`` of every page of ``operation``, with botocore's paginator.
 
     The paginator follows ``NextToken`` and stops with a PaginationError if a service hands the
@@ -181,7 +182,7 @@ def pages(client: Any, operation: str, key: str, page_size: int, **parameters: A
     """
     paginator = client.get_paginator(operation)
     for page in paginator.paginate(**parameters, PaginationConfig={"PageSize": page_size}):
-        yield from (item for item in page.get(key) or [] if isinstance(item, dict))
+        yield from page.get(key) or []
 
 
 # --- The jobs file and everything together ----------------------------------------------------------------

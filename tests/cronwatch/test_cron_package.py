@@ -12,7 +12,7 @@ from pathlib import Path
 
 import logship
 import logship.cronwatch
-from logship.cronwatch import apply, discovery, jobs, monitors, planner, schedule
+from logship.cronwatch import apply, discovery, jobs, monitors, planner, schedule, watch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_every_public_name_of_the_package_resolves_to_what_its_module_defines():
     for name in logship.cronwatch.__all__:
         value = getattr(logship.cronwatch, name)
         assert not isinstance(value, types.ModuleType), name
-        assert any(getattr(module, name, None) is value for module in (apply, discovery, jobs, monitors, planner, schedule)), name
+        assert any(getattr(module, name, None) is value for module in (apply, discovery, jobs, monitors, planner, schedule, watch)), name
 
 
 def test_the_log_path_and_ops_events_handlers_do_not_import_cron_watch():

@@ -32,6 +32,7 @@ import orjson
 
 from logship import _gzip, limits
 from logship.errors import DecodeError
+from logship.testing._serving import BackgroundServer
 from logship.testing.datadog_api import DatadogApi
 
 INTAKE_PATH = "/api/v2/logs"
@@ -66,8 +67,10 @@ class RequestLog:
     api_key_ok: bool
 
 
-class IntakeEmulator:
+class IntakeEmulator(BackgroundServer):
     """A Datadog logs intake on 127.0.0.1, in a background thread."""
+
+    _thread_name = "dd-intake"
 
     def __init__(
         self,
@@ -96,7 +99,6 @@ class IntakeEmulator:
         self.connections = 0
         self.lock = threading.Lock()
         self._server = _Server((host, port), self)
-        self._thread: threading.Thread | None = None
 
     @property
     def api_keys(self) -> set[str] | None:
@@ -112,32 +114,12 @@ class IntakeEmulator:
     @property
     def url(self) -> str:
         """Base URL to put in ``DD_URL``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.base_url
 
     @property
     def intake_url(self) -> str:
         """The full URL logs are POSTed to."""
         return self.url + INTAKE_PATH
-
-    def start(self) -> IntakeEmulator:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dd-intake", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> IntakeEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- fault injection -------------------------------------------------
     def fail_next(self, *statuses: int, retry_after: float | None = None, delay: float = 0.0) -> None:

@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import json
 import logging
+import os
 import statistics
 import time
 import zlib
@@ -55,6 +56,35 @@ def cpu_ticks() -> tuple[int, int]:
         return 0, 0
     # user nice system idle iowait irq softirq steal [guest guest_nice, counted in user]
     return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def busy_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat (0, 0 elsewhere).
+
+    Busy is user, nice, system, irq and softirq time: every process's work,
+    this one's included. See :func:`others_share`.
+    """
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    # user nice system idle iowait irq softirq steal
+    return sum(fields[i] for i in (0, 1, 2, 5, 6) if i < len(fields)), sum(fields[:8])
+
+
+def others_share(busy: int, total: int, own_cpu_s: float) -> float:
+    """Share of the machine's CPU time used by other processes: ``busy`` ticks less this process's CPU seconds.
+
+    ``busy`` and ``total`` are :func:`busy_ticks` differences over the span
+    in which this process used ``own_cpu_s``. Other sessions' work on a
+    shared machine shows here, not as steal: it takes the cores from inside
+    the machine. The intake process counts as other (it only drains).
+    """
+    if total <= 0:
+        return 0.0
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    return max(busy - own_cpu_s * ticks_per_s, 0.0) / total
 
 
 def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:

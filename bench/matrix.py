@@ -28,9 +28,11 @@ from bench.floor import fastest_floor, floor
 from bench.harness import (
     bar,
     body_entries,
+    busy_ticks,
     cpu_ticks,
     describe,
     make_logship,
+    others_share,
     run_logship,
     s3_lines,
     timed,
@@ -91,12 +93,19 @@ def run_matrix(shapes: Sequence[str], sizes: Sequence[tuple[str, int]], reps: in
                 }
                 cells.append((row, contenders))
                 print(f"  {shape} {label}: {row['events']} events, outputs agree", flush=True)
-        _measure(cells, reps)
+        machine = _measure(cells, reps)
     finally:
         for app in apps.values():
             app.close()
     rows = [row for row, _ in cells]
-    return {"reps": reps, "seed": SEED, "sizes": [label for label, _ in sizes], "rows": rows, "spread": spread(rows)}
+    return {
+        "reps": reps,
+        "seed": SEED,
+        "sizes": [label for label, _ in sizes],
+        **machine,
+        "rows": rows,
+        "spread": spread(rows),
+    }
 
 
 def agreement(event: dict[str, Any], *, only_json: bool) -> dict[str, Any]:
@@ -121,25 +130,32 @@ def agreement(event: dict[str, Any], *, only_json: bool) -> dict[str, Any]:
     return counts
 
 
-def _measure(cells: list[tuple[dict[str, Any], dict[str, Callable[[], object]]]], reps: int) -> None:
-    """Time every contender of every cell once per repetition, interleaved; medians into each row."""
+def _measure(cells: list[tuple[dict[str, Any], dict[str, Callable[[], object]]]], reps: int) -> dict[str, float]:
+    """Time every contender of every cell once per repetition, interleaved; medians into each row.
+
+    Returns the steal and other processes' share over all the timed cells.
+    """
     for _, contenders in cells:  # warm-up
         for fn in contenders.values():
             fn()
     wall: list[dict[str, list[float]]] = [{name: [] for name in CONTENDERS} for _ in cells]
     cpu: list[dict[str, list[float]]] = [{name: [] for name in CONTENDERS} for _ in cells]
-    ticks = [[0, 0] for _ in cells]
+    ticks = [[0, 0] for _ in cells]  # steal, total
+    busy = [[0, 0, 0.0] for _ in cells]  # busy, total, this process's CPU seconds
     for rep in range(reps):
         order = CONTENDERS[rep % len(CONTENDERS) :] + CONTENDERS[: rep % len(CONTENDERS)]
         for index, (_, contenders) in enumerate(cells):
-            before = cpu_ticks()
+            before, busy_before = cpu_ticks(), busy_ticks()
             for name in order:
                 seconds, cpu_seconds = timed(contenders[name])
                 wall[index][name].append(seconds)
                 cpu[index][name].append(cpu_seconds)
-            after = cpu_ticks()
+                busy[index][2] += cpu_seconds
+            after, busy_after = cpu_ticks(), busy_ticks()
             ticks[index][0] += after[0] - before[0]
             ticks[index][1] += after[1] - before[1]
+            busy[index][0] += busy_after[0] - busy_before[0]
+            busy[index][1] += busy_after[1] - busy_before[1]
     for index, (row, _) in enumerate(cells):
         for name in CONTENDERS:
             row[f"{name}_s"] = statistics.median(wall[index][name])
@@ -147,11 +163,21 @@ def _measure(cells: list[tuple[dict[str, Any], dict[str, Callable[[], object]]]]
         row["samples_s"] = wall[index]
         row["cpu_samples_s"] = cpu[index]
         row["steal_share"] = ticks[index][0] / ticks[index][1] if ticks[index][1] > 0 else 0.0
+        row["others_share"] = others_share(int(busy[index][0]), int(busy[index][1]), busy[index][2])
         row["logship_over_fastest_floor"] = row["logship_s"] / row["fastest_floor_s"]
         row["logship_over_stdlib_floor"] = row["logship_s"] / row["stdlib_floor_s"]
+        # CPU time of every thread: the work, whatever the machine's other load did to the wall time.
+        row["logship_cpu_over_fastest_floor_cpu"] = row["logship_cpu_s"] / row["fastest_floor_cpu_s"]
         row["stdlib_over_fastest_floor"] = row["stdlib_floor_s"] / row["fastest_floor_s"]
         row["logship_s_per_input_mb"] = row["logship_s"] / (row["input_gzip_bytes"] / 1e6)
         row["logship_cpu_s_per_input_mb"] = row["logship_cpu_s"] / (row["input_gzip_bytes"] / 1e6)
+    steal, total = sum(t[0] for t in ticks), sum(t[1] for t in ticks)
+    return {
+        "steal_share": steal / total if total > 0 else 0.0,
+        "others_share": others_share(
+            int(sum(b[0] for b in busy)), int(sum(b[1] for b in busy)), sum(b[2] for b in busy)
+        ),
+    }
 
 
 def spread(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -215,17 +241,23 @@ def table(section: dict[str, Any]) -> str:
     """The matrix as plain text: one line per shape and size, then the spread per size."""
     lines = [
         f"shape matrix (medians of {section['reps']}; logship, fastest floor = pybase64 + ISA-L + orjson, "
-        "stdlib floor = binascii + zlib + orjson; wall s, CPU s of every thread)",
+        "stdlib floor = binascii + zlib + orjson; wall s, CPU s of every thread; steal and other processes' "
+        "share of the machine's CPU while the cell ran)",
         f"{'shape':<15}{'size':<7}{'events':>7}{'gzip in':>10}  {'fastest s':>9}{'stdlib s':>9}{'logship s':>10}"
-        f"{'ls cpu s':>9}  {'ls/fastest':>10}{'ls/stdlib':>10}{'steal':>6}",
+        f"{'ls cpu s':>9}  {'ls/fastest':>10}{'ls/stdlib':>10}{'cpu ls/f':>9}{'steal':>6}{'others':>7}",
     ]
     for r in section["rows"]:
         lines.append(
             f"{r['shape']:<15}{r['label']:<7}{r['events']:>7}{r['input_gzip_bytes']:>10}  "
             f"{r['fastest_floor_s']:>9.3f}{r['stdlib_floor_s']:>9.3f}{r['logship_s']:>10.3f}"
             f"{r['logship_cpu_s']:>9.3f}  "
-            f"{r['logship_over_fastest_floor']:>10.2f}{r['logship_over_stdlib_floor']:>10.2f}{r['steal_share']:>6.0%}"
+            f"{r['logship_over_fastest_floor']:>10.2f}{r['logship_over_stdlib_floor']:>10.2f}"
+            f"{r['logship_cpu_over_fastest_floor_cpu']:>9.2f}{r['steal_share']:>6.0%}{r['others_share']:>7.0%}"
         )
+    lines.append(
+        f"  while timing: {section['steal_share']:.0%} of the machine's CPU stolen, "
+        f"{section['others_share']:.0%} used by other processes"
+    )
     for item in section["spread"]:
         lines.append(
             f"  {item['label']}: slowest shape {item['slowest_shape']} ({item['slowest_ratio']:.2f}) / fastest JSON "

@@ -403,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed": SEED,
             "intake": "validating" if args.validating_intake else "draining",
             "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+            "loadavg_start": os.getloadavg(),
         }
     }
     ticks = cpu_ticks()
@@ -421,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shapes, matrix.QUICK_SIZES if args.quick else matrix.FULL_SIZES, reps, intake.url
         )
     report["meta"]["steal_share"] = steal_share(ticks, cpu_ticks())
+    report["meta"]["loadavg_end"] = os.getloadavg()
     report["bars"] = bars(report)
     report["meta"]["seconds"] = time.perf_counter() - started
     written = write_report(report, args.out, args.plot)

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logship.testing.synth import SHAPES
 
@@ -335,3 +337,60 @@ def test_the_floors_import_nothing_of_logship() -> None:
         timeout=60,
     )
     assert done.stdout.strip() == "[]"
+
+
+# --- the price ---------------------------------------------------------------------
+@settings(max_examples=50, deadline=None)
+@given(
+    cpu=st.floats(0.001, 10.0),
+    memory=st.integers(128, 1_769),
+    buffer=st.sampled_from([0.25, 1.0, 3.0]),
+)
+def test_gb_seconds_of_cpu_bound_work_do_not_depend_on_memory(cpu: float, memory: int, buffer: float) -> None:
+    """Below one vCPU, more memory shortens a CPU-bound invocation in proportion: GB-seconds stay CPU x 1.769 GB."""
+    from bench.price import TB, price
+
+    priced = price(cpu, memory_mb=memory, buffer_mb=buffer)
+    assert priced["gb_s_per_tb"] == pytest.approx(TB / 1e6 * cpu * 1_769 / 1_024)
+    assert priced["invocation_s"] == pytest.approx(cpu * buffer * 1_769 / memory)
+    assert priced["usd_requests_per_tb"] == pytest.approx(TB / (buffer * 1e6) * 0.20 / 1e6)
+
+
+def test_the_price_reads_the_templates_memory_and_buffer() -> None:
+    """The priced memory size and buffer are the template's defaults, as CloudFormation would read them."""
+    from cfnlint.decode import decode
+
+    from bench.price import TEMPLATE, template_defaults
+
+    template, errors = decode(str(TEMPLATE))
+    assert not errors and template is not None
+    stream = next(r for r in template["Resources"].values() if r["Type"] == "AWS::KinesisFirehose::DeliveryStream")
+    processors = [
+        p
+        for dest in stream["Properties"].values()
+        if isinstance(dest, dict) and "ProcessingConfiguration" in dest
+        for p in dest["ProcessingConfiguration"]["Processors"]
+        if p["Type"] == "Lambda"
+    ]
+    buffer = next(par["ParameterValue"] for par in processors[0]["Parameters"] if par["ParameterName"] == "BufferSizeInMBs")
+    assert template_defaults() == (template["Parameters"]["LambdaMemorySize"]["Default"], float(buffer["Fn::If"][1]))
+
+
+def test_the_price_of_a_run_prices_every_cell(out: Path) -> None:
+    """`python -m bench.price REPORT` prints one priced line per shape and size; a missing report is one line, exit 2."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.price", str(out)], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    from bench.matrix import shape_names
+
+    lines = done.stdout.splitlines()
+    for shape in shape_names():
+        assert sum(line.startswith(f"{shape} ") for line in lines) == 2
+    missing = subprocess.run(
+        [sys.executable, "-m", "bench.price", str(out.with_name("nothing.json"))],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1 and "Traceback" not in missing.stderr

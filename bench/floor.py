@@ -122,7 +122,8 @@ def fastest_floor(
     (an app's own ``service`` and ``timestamp`` are kept). The S3 lines are
     each message followed by a newline. ``only_json`` leaves plain lines out
     of Datadog (``ONLY_JSON`` unset). Request bodies hold at most 1,000
-    entries and 4.25 MB.
+    entries and 4.25 MB; each is joined and compressed as soon as it is full,
+    while its entries are still in cache, as logship does.
     """
     loads = orjson.loads
     dumps = orjson.dumps
@@ -131,7 +132,9 @@ def fastest_floor(
     compress = isal_zlib.compress
     decompress = isal_zlib.decompress
     out: list[dict[str, Any]] = []
-    entries: list[bytes] = []
+    bodies: list[bytes] = []
+    entries: list[bytes] = []  # not yet in a body
+    pending_bytes = 0
     append = entries.append
     for record in event["records"]:
         record_id = record["recordId"]
@@ -144,6 +147,7 @@ def fastest_floor(
             out.append({"recordId": record_id, "result": "Dropped"})
             continue
         ddtags, service = _stream_tags(doc["logGroup"], doc["logStream"])
+        first = len(entries)
         messages = []
         for log_event in doc["logEvents"]:
             message = log_event["message"]
@@ -177,7 +181,16 @@ def fastest_floor(
         lines = "\n".join(messages).encode("utf-8")
         data = b64encode(compress(lines, _ISAL_LEVEL, _GZIP_WBITS))
         out.append({"recordId": record_id, "result": "Ok", "data": data})
-    bodies = [compress(body, _ISAL_LEVEL, _GZIP_WBITS) for body in _request_bodies(entries)]
+        pending_bytes += sum(map(len, entries[first:]))
+        if len(entries) >= _ENTRIES_PER_REQUEST or pending_bytes >= _REQUEST_TARGET_BYTES:
+            full, rest = _request_bodies(entries)
+            bodies.extend(compress(body, _ISAL_LEVEL, _GZIP_WBITS) for body in full)
+            entries[:] = rest
+            pending_bytes = sum(map(len, rest))
+    full, rest = _request_bodies(entries)
+    if rest:
+        full.append(_array(rest))
+    bodies.extend(compress(body, _ISAL_LEVEL, _GZIP_WBITS) for body in full)
     return json.dumps({"records": out}), bodies
 
 
@@ -189,8 +202,8 @@ def _stream_tags(group: str, stream: str) -> tuple[str, str]:
     return f"system:{system},service:{service},application:{application},task:{task}", service
 
 
-def _request_bodies(entries: list[bytes]) -> list[bytes]:
-    """The JSON array bodies: at most 1,000 entries and 4.25 MB each, in order."""
+def _request_bodies(entries: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """The full JSON array bodies (1,000 entries, or as many as fit 4.25 MB) in order, and the entries left over."""
     bodies = []
     start = 0
     size = 2  # the brackets
@@ -200,9 +213,7 @@ def _request_bodies(entries: list[bytes]) -> list[bytes]:
             bodies.append(_array(entries[start:position]))
             start, grown = position, 2 + len(entry) + 1
         size = grown
-    if start < len(entries):
-        bodies.append(_array(entries[start:]))
-    return bodies
+    return bodies, entries[start:]
 
 
 def _array(batch: list[bytes]) -> bytes:

@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(
         f"Lambda arm64 at {memory_mb} MB ({memory_mb / LAMBDA_MB_PER_VCPU:.2f} vCPU), {buffer_mb:g} MB buffers, "
-        f"${LAMBDA_ARM64_USD_PER_GB_S} per GB-s, ${LAMBDA_USD_PER_REQUEST * 1e6:.2f} per million requests"
+        f"${LAMBDA_ARM64_USD_PER_GB_S:.10f} per GB-s, ${LAMBDA_USD_PER_REQUEST * 1e6:.2f} per million requests"
     )
     print(
         f"{'shape':<15}{'size':<7}{'CPU s/MB':>9}{'s/invoc':>9}{'GB-s/TB':>10}{'$/TB':>8}{'ratio':>7}"

@@ -101,6 +101,8 @@ class Plan:
             reingested_records=reingested,
             events_to_s3=events_s3,
             events_reingested=events_reingested,
+            # Invalid UTF-8 sequences and lone surrogates replaced by U+FFFD while decoding.
+            replaced_characters=sum(p.batch.replaced_characters for p in self.records if p.batch is not None),
         )
         return out
 

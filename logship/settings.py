@@ -206,8 +206,8 @@ class Settings:
 
 
 def parse_tags(raw: str) -> tuple[str, ...]:
-    """Split ``DD_TAGS`` (comma-separated ``key:value``) into clean tags, empties dropped."""
-    return tuple(tag for tag in (part.strip() for part in raw.split(",")) if tag)
+    """Split ``DD_TAGS`` on commas (as the Datadog Forwarder) and whitespace (as the Agent); empties dropped."""
+    return tuple(tag for tag in re.split(r"[,\s]+", raw) if tag)
 
 
 class _Parser:

@@ -81,3 +81,17 @@ def test_all_env_names_are_unique_and_complete():
     """ALL_ENV_NAMES lists each variable once, including the original design's names."""
     assert len(set(ALL_ENV_NAMES)) == len(ALL_ENV_NAMES)
     assert {"DD_TAGS", "ONLY_JSON", "DD_SOURCE", "DD_API_KEY", "DD_SITE", "DD_URL"} <= set(ALL_ENV_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("raw", "tags"),
+    [
+        ("env:prod,team:core", ("env:prod", "team:core")),  # as the Datadog Forwarder reads it
+        ("env:prod team:core", ("env:prod", "team:core")),  # as the Datadog Agent reads it
+        (" env:prod ,\tteam:core\n owner:me ", ("env:prod", "team:core", "owner:me")),
+        ("", ()),
+    ],
+)
+def test_dd_tags_split_on_commas_and_whitespace(raw, tags):
+    """DD_TAGS is read comma- or whitespace-separated, or both mixed."""
+    assert Settings.from_env({"DD_TAGS": raw}).dd_tags == tags

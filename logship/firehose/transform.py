@@ -26,7 +26,7 @@ from logship.firehose.event import FirehoseEvent, FirehoseRecord, RecordResult, 
 from logship.firehose.reingest import Reingester, ReingestItem, ReingestReport, reingest
 from logship.firehose.s3_output import build_output, encode_messages
 from logship.firehose.subscription import LogBatch, LogEvent, decode_payload, encode_batch, parse_message
-from logship.firehose.tags import StreamTags, derive_tags
+from logship.firehose.tags import StreamTags, derive_tags, user_tags
 from logship.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -297,7 +297,7 @@ def entry_options(settings: Settings) -> EntryOptions:
 
     return EntryOptions(
         source=settings.dd_source,
-        extra_tags=settings.dd_tags,
+        extra_tags=user_tags(settings.dd_tags),  # normalised; warns once per tag Datadog would change
         only_json=settings.only_json,
         message_filter=MessageFilter.from_settings(settings),
     )

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.firehose.tags import StreamTags, clean_tag_value, derive_tags
+from logship.firehose.tags import StreamTags, clean_tag_value, derive_tags, normalize_tag, user_tags
 
 
 def test_the_convention_gives_all_four_tags():
@@ -30,7 +30,7 @@ def test_the_convention_gives_all_four_tags():
         ("billing", "whatever", StreamTags(service="billing")),
         ("", "", StreamTags()),
         ("/", "/", StreamTags()),
-        ("/cron/bill ing?", "/cron/bill ing?/app/t", StreamTags("cron", "bill_ing_", "app", "t")),
+        ("/cron/bill ing?", "/cron/bill ing?/app/t", StreamTags("cron", "bill_ing", "app", "t")),
     ],
 )
 def test_names_outside_the_convention_get_sensible_tags(group, stream, expected):
@@ -57,11 +57,13 @@ def test_partition_keys_always_have_all_three_keys():
 
 @given(st.text(), st.text())
 def test_any_names_give_clean_tags_and_never_raise(group, stream):
-    """For any group and stream, every derived tag is short and uses only Datadog's tag characters."""
+    """For any group and stream, every derived tag is one Datadog keeps as it is: its own tag rules hold."""
     for tag in derive_tags(group, stream).as_tags():
         _key, _, value = tag.partition(":")
-        assert value and len(value) <= 200
-        assert re.fullmatch(r"[\w\-:./]+", value, re.ASCII)
+        assert value and len(tag) <= 200
+        assert all(c.isalpha() or c.isdecimal() or c in "_-:./" for c in value)
+        assert "__" not in tag and not tag.endswith(("_", ":"))
+        assert normalize_tag(tag) == tag
 
 
 def test_clean_tag_value_keeps_allowed_characters():
@@ -69,3 +71,54 @@ def test_clean_tag_value_keeps_allowed_characters():
     assert clean_tag_value("a-b_c:d.e/f") == "a-b_c:d.e/f"
     assert clean_tag_value("a,b c") == "a_b_c"
     assert clean_tag_value("   ") is None
+
+
+@pytest.mark.parametrize(
+    ("tag", "stored"),
+    [
+        ("env:prod", "env:prod"),
+        ("Env:Prod", "env:prod"),  # lower case
+        ("team:core infra", "team:core_infra"),  # other characters: one underscore
+        ("a!!b__c", "a_b_c"),  # runs of them too, underscores included
+        ("owner_", "owner"),  # no trailing underscore
+        ("env:", "env"),  # no trailing colon
+        ("2fa:on", "fa:on"),  # starts with a letter
+        ("_x:y", "x:y"),
+        ("équipe:Données", "équipe:données"),  # letters of any script
+        ("region:us-east-1/a.b", "region:us-east-1/a.b"),
+        ("x" * 250, "x" * 200),  # at most 200 characters
+        ("!!!", ""),
+    ],
+)
+def test_tags_follow_datadogs_tag_rules(tag, stored):
+    """A tag is stored as Datadog would store it: lower case, allowed characters, letter first, 200 at most."""
+    assert normalize_tag(tag) == stored
+
+
+def test_user_tags_are_normalised_and_each_change_is_named_once(caplog):
+    """DD_TAGS is normalised; one warning names every tag that changed, and what it became."""
+    caplog.set_level("WARNING", logger="logship")
+    assert user_tags(("env:prod", "Owner", "Team:Core", "Infra", "!!", "env:prod")) == (
+        "env:prod",
+        "owner",
+        "team:core",
+        "infra",
+    )
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.changed_tags == {"Owner": "owner", "Team:Core": "team:core", "Infra": "infra", "!!": "(dropped)"}
+    assert "'Owner' -> 'owner'" in warning.getMessage()
+
+
+def test_clean_tags_give_no_warning(caplog):
+    """Tags already as Datadog stores them are kept as written, silently."""
+    caplog.set_level("WARNING", logger="logship")
+    assert user_tags(("env:prod", "team:core")) == ("env:prod", "team:core")
+    assert not caplog.records
+
+
+def test_one_service_tag_at_most():
+    """A service: tag in DD_TAGS replaces the derived one; service=False leaves every service: tag out."""
+    tags = StreamTags("cron", "billing", "app", "t")
+    assert tags.ddtags(("env:prod",)) == "system:cron,service:billing,application:app,task:t,env:prod"
+    assert tags.ddtags(("service:jobs",)) == "system:cron,application:app,task:t,service:jobs"
+    assert tags.ddtags(("service:jobs", "env:prod"), service=False) == "system:cron,application:app,task:t,env:prod"

@@ -2,7 +2,9 @@
 
 Speaks the part of the intake protocol logship relies on: ``POST
 /api/v2/logs`` with ``DD-API-KEY``, a JSON array body, optionally gzip or
-deflate, the 5 MB / 1,000-entry request limits, and 202 on success. Faults
+deflate, the 5 MB / 1,000-entry request limits, and 202 on success. As
+Datadog does, an entry whose date is more than 18 hours old or 2 hours ahead
+is answered 202 and silently not kept (it lands in ``discarded``). Faults
 are injected on demand: scripted statuses (``503, 503, 202``), ``Retry-After``
 headers, slow answers, dropped connections, 413 above a size, 400 for a
 poisoned entry, and keys that are refused.
@@ -25,6 +27,7 @@ import orjson
 
 from logship import _gzip, limits
 from logship.errors import DecodeError
+from logship.firehose.timestamps import DATE_ATTRIBUTES, DateWindow, datadog_date_ms
 
 INTAKE_PATH = "/api/v2/logs"
 # Inflate at most this much of one request body; past it the request is a 413 anyway.
@@ -72,6 +75,8 @@ class IntakeEmulator:
         self.poison: str | None = None
         self.script: collections.deque[Fault] = collections.deque()
         self.entries: list[dict[str, Any]] = []
+        # Accepted with 202 but dropped for their date, as Datadog does.
+        self.discarded: list[dict[str, Any]] = []
         self.requests: list[RequestLog] = []
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -120,6 +125,7 @@ class IntakeEmulator:
         """Forget received entries, requests and faults."""
         with self.lock:
             self.entries.clear()
+            self.discarded.clear()
             self.requests.clear()
             self.script.clear()
         self.reject_above_bytes = None
@@ -164,14 +170,27 @@ class IntakeEmulator:
         if self.poison is not None and any(self.poison in str(i.get("message", "")) for i in items):
             self._log(400, len(items), len(raw), len(body), key_ok)
             return 400, {}, b'{"errors":["rejected entry"]}'
+        window = DateWindow.around(int(time.time() * 1000), margin_ms=0)
         with self.lock:
-            self.entries.extend(items)
+            for item in items:
+                (self.entries if _kept_for_date(item, window) else self.discarded).append(item)
         self._log(202, len(items), len(raw), len(body), key_ok)
         return 202, {}, b"{}"
 
     def _log(self, status: int, entries: int, raw: int, body: int, key_ok: bool) -> None:
         with self.lock:
             self.requests.append(RequestLog(status, entries, raw, body, key_ok))
+
+
+def _kept_for_date(entry: dict[str, Any], window: DateWindow) -> bool:
+    """False when the first date attribute Datadog reads is a date outside its window."""
+    syslog = entry.get("syslog")
+    nested = {"syslog.timestamp": syslog["timestamp"]} if type(syslog) is dict and "timestamp" in syslog else {}
+    for name in DATE_ATTRIBUTES:
+        if name in entry or name in nested:
+            ms = datadog_date_ms(entry[name] if name in entry else nested[name])
+            return ms is None or window.keeps(ms)
+    return True
 
 
 def _decompress(encoding: str, body: bytes) -> bytes:

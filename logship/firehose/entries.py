@@ -206,9 +206,10 @@ def parse_json_log(text: str | bytes) -> dict[str, Any] | None:
     is ignored; lone surrogates become U+FFFD; NaN and Infinity are kept as
     text; integers past 64 bits are kept.
     """
-    if text[:1] not in (b"{", "{"):
+    open_brace = _OPEN_BRACE[type(text)]
+    if text[:1] not in open_brace:
         text = _strip_framing(text)
-        if text[:1] not in (b"{", "{"):
+        if text[:1] not in open_brace:
             return None
     try:
         attributes = orjson.loads(text)
@@ -230,11 +231,11 @@ def _loads_leniently(text: str | bytes) -> dict[str, Any] | None:
     """A JSON object orjson refused, read by the stdlib parser with broken characters replaced; else None."""
     try:
         attributes = json.loads(text, parse_constant=str)
+        if type(attributes) is not dict:
+            return None
+        scrubbed: dict[str, Any] = scrub(attributes)[0]
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
-    if type(attributes) is not dict:
-        return None
-    scrubbed: dict[str, Any] = scrub(attributes)[0]
     return scrubbed
 
 

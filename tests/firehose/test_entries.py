@@ -354,3 +354,12 @@ def test_json_after_framing_is_json_from_text_and_from_bytes(framing):
             "service": "billing",
         },
     ]
+
+
+def test_deeply_nested_logs_never_fail_the_batch():
+    """A log nested deeper than the parsers go is sent as a plain line; a deep one with a cut emoji as JSON."""
+    too_deep = '{"a":' * 1100 + "1" + "}" * 1100
+    deep = '{"a":' * 600 + '"\\ud800"' + "}" * 600
+    [plain, parsed] = build_entries(batch(too_deep, deep), TAGS, options(only_json=False))
+    assert orjson.loads(plain)["message"] == too_deep
+    assert b"\xef\xbf\xbd" in parsed and orjson.loads(parsed)["ddtags"] == TAGS.ddtags(())

@@ -109,19 +109,29 @@ _SYSLOG_AND_PINO = {
 }
 
 
+# Syslog severities: 0 (emergency) to 7 (debug), RFC 5424.
+_SYSLOG_DEBUG = 7
+# loguru's SUCCESS level number, between Python's INFO (20) and WARNING (30).
+_LOGURU_SUCCESS = 25
+# OpenTelemetry SeverityNumber: 1 (TRACE) to 24 (FATAL4); 0 is UNSPECIFIED.
+_OTEL_FATAL4 = 24
+# Numeric text longer than this is no level (and is not worth converting).
+_LEVEL_MAX_DIGITS = 9
+
+
 def _syslog_or_pino(number: int) -> str | None:
     return _SYSLOG_AND_PINO.get(number)
 
 
 def _syslog(number: int) -> str | None:
-    return _SYSLOG_AND_PINO.get(number) if 0 <= number <= 7 else None  # syslog's 0-7
+    return _SYSLOG_AND_PINO.get(number) if 0 <= number <= _SYSLOG_DEBUG else None
 
 
 def _python(number: int) -> str | None:
     """Python ``logging`` levels: 10 DEBUG, 20 INFO, 30 WARNING, 40 ERROR, 50 CRITICAL; custom levels by range."""
     if number <= 0:  # NOTSET
         return None
-    if number == 25:  # loguru's SUCCESS
+    if number == _LOGURU_SUCCESS:
         return "ok"
     for floor, status in ((50, "critical"), (40, "error"), (30, "warning"), (20, "info")):
         if number >= floor:
@@ -131,7 +141,7 @@ def _python(number: int) -> str | None:
 
 def _opentelemetry(number: int) -> str | None:
     """OpenTelemetry SeverityNumber: 1-8 TRACE/DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL."""
-    if not 1 <= number <= 24:  # the data model's range; 0 is UNSPECIFIED
+    if not 1 <= number <= _OTEL_FATAL4:
         return None
     return ("debug", "debug", "info", "warning", "error", "critical")[(number - 1) // 4]
 
@@ -196,7 +206,7 @@ def _level_of_text(value: str, numbers: Scale) -> str | None:
     found = _NAMES.get(text)
     if found:
         return found
-    if text.isdecimal() and text.isascii() and len(text) < 10:  # no level has 10 digits
+    if text.isdecimal() and text.isascii() and len(text) <= _LEVEL_MAX_DIGITS:
         return numbers(int(text))
     # A name with a numeric offset: slog's ERROR+2 / INFO-4, OpenTelemetry's INFO2 ... FATAL4.
     base = text.rstrip("0123456789")

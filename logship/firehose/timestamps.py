@@ -62,6 +62,8 @@ _UNITS = (
     (1e18, 1e19, 1, 1_000_000),  # nanoseconds: OpenTelemetry, time.time_ns()
 )
 _MS_LOW, _MS_HIGH = 1e12, 1e13
+# Numeric text with more digits than nanoseconds have is no time: read as a float, never a huge int.
+_MAX_DATE_DIGITS = 24
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -181,7 +183,7 @@ def _number(value: object) -> int | float | None:
     text = value.strip()
     if text.lstrip("-")[:1].isdigit() and "_" not in text:
         try:
-            return int(text) if text.isdecimal() and len(text) < 25 else float(text)
+            return int(text) if text.isdecimal() and len(text) <= _MAX_DATE_DIGITS else float(text)
         except ValueError:
             return None
     return None

@@ -2,7 +2,9 @@
 
 Speaks the part of the intake protocol logship relies on: ``POST
 /api/v2/logs`` with ``DD-API-KEY``, a JSON array body, optionally gzip or
-deflate, the 5 MB / 1,000-entry request limits, and 202 on success. Faults
+deflate, the 5 MB / 1,000-entry request limits, and 202 on success. As
+Datadog does, an entry whose date is more than 18 hours old or 2 hours ahead
+is answered 202 and silently not kept (it lands in ``discarded``). Faults
 are injected on demand: scripted statuses (``503, 503, 202``), ``Retry-After``
 headers, slow answers, dropped connections, an outage (one answer for every
 request until it ends), requests accepted but answered only after the client
@@ -32,6 +34,7 @@ import orjson
 
 from logship import _gzip, limits
 from logship.errors import DecodeError
+from logship.firehose.timestamps import DATE_ATTRIBUTES, DateWindow, datadog_date_ms
 from logship.testing._serving import BackgroundServer
 from logship.testing.datadog_api import DatadogApi
 
@@ -92,6 +95,8 @@ class IntakeEmulator(BackgroundServer):
         #: The answer to every request the script does not answer, while Datadog is "down".
         self.outage: Fault | None = None
         self.entries: list[dict[str, Any]] = []
+        # Accepted with 202 but dropped for their date, as Datadog does.
+        self.discarded: list[dict[str, Any]] = []
         self.requests: list[RequestLog] = []
         #: The Datadog API beside the intake: events, metrics, monitors (see :mod:`logship.testing.datadog_api`).
         self.api = DatadogApi(api_keys)
@@ -155,6 +160,7 @@ class IntakeEmulator(BackgroundServer):
         """Forget received entries, requests and faults."""
         with self.lock:
             self.entries.clear()
+            self.discarded.clear()
             self.requests.clear()
             self.connections = 0
         self.api.reset()
@@ -210,14 +216,27 @@ class IntakeEmulator(BackgroundServer):
         if self.poison is not None and any(self.poison in str(i.get("message", "")) for i in items):
             self._log(400, len(items), len(raw), len(body), key_ok)
             return 400, {}, b'{"errors":["rejected entry"]}'
+        window = DateWindow.around(int(time.time() * 1000), margin_ms=0)
         with self.lock:
-            self.entries.extend(items)
+            for item in items:
+                (self.entries if _kept_for_date(item, window) else self.discarded).append(item)
         self._log(202, len(items), len(raw), len(body), key_ok)
         return 202, {}, b"{}"
 
     def _log(self, status: int, entries: int, raw: int, body: int, key_ok: bool) -> None:
         with self.lock:
             self.requests.append(RequestLog(status, entries, raw, body, key_ok))
+
+
+def _kept_for_date(entry: dict[str, Any], window: DateWindow) -> bool:
+    """False when the first date attribute Datadog reads is a date outside its window."""
+    syslog = entry.get("syslog")
+    nested = {"syslog.timestamp": syslog["timestamp"]} if type(syslog) is dict and "timestamp" in syslog else {}
+    for name in DATE_ATTRIBUTES:
+        if name in entry or name in nested:
+            ms = datadog_date_ms(entry[name] if name in entry else nested[name])
+            return ms is None or window.keeps(ms)
+    return True
 
 
 def _decompress(encoding: str, body: bytes) -> bytes:

@@ -1,22 +1,22 @@
-"""The benchmark runner: throughput, cold start, memory and latency, in one run, side by side.
+"""The benchmark runner: throughput, cold start, memory, latency and the shape matrix, in one run, side by side.
 
 ``python -m bench`` runs the full suite and writes ``build/bench/bench.json``
-and ``bench.png`` beside it; ``--publish`` writes the published figures,
-``docs/bench.json`` and ``docs/bench.png``, instead (full runs only);
-``--quick`` runs tiny sizes with few repetitions; ``--out PATH`` writes the
-JSON elsewhere (the plot goes beside it). It exits 1 when a bar is missed.
-Every figure is the median of several repetitions, and every ratio compares
-figures from the same run.
+with ``bench.png`` and ``bench-shapes.png`` beside it; ``--shapes`` runs only
+the shape matrix (:mod:`bench.matrix`) into ``build/bench/bench-shapes.json``,
+``--shape NAME`` (repeatable) only those shapes; ``--publish`` writes the
+published figures instead, ``docs/bench.json`` and ``docs/bench.png``, and,
+when the whole matrix ran, ``docs/bench-shapes.json`` and ``bench-shapes.png``
+(full runs only); ``--quick`` runs tiny sizes with few repetitions; ``--out
+PATH`` writes the JSON elsewhere (the plots go beside it). It exits 1 when a
+bar is missed. Every figure is the median of several repetitions, and every
+ratio compares figures from the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import dataclasses
 import functools
 import json
-import logging
 import os
 import platform
 import statistics
@@ -28,15 +28,31 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import matrix
 from bench.floor import floor
+from bench.harness import (
+    bar,
+    cpu_ticks,
+    describe,
+    make_logship,
+    median_time,
+    quiet_logship_logs,
+    run_logship,
+    run_seed,
+    steal_share,
+    verify_logship,
+)
 from bench.intake import IntakeProcess
-from bench.seed import SocketSink, seed_handler
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where a run writes its report unless told otherwise: ignored by git.
 DEFAULT_OUT = ROOT / "build" / "bench" / "bench.json"
 #: The published figures (the README's picture, docs/benchmarks.md): written only with --publish.
 PUBLISHED_OUT = ROOT / "docs" / "bench.json"
+#: Where a run of the shape matrix alone writes its report unless told otherwise.
+DEFAULT_SHAPES_OUT = ROOT / "build" / "bench" / "bench-shapes.json"
+#: The published shape matrix: written by a --publish run that measured every shape.
+PUBLISHED_SHAPES_OUT = ROOT / "docs" / "bench-shapes.json"
 FULL_SIZES = (("0.3 MB", 300_000), ("1 MB", 1_000_000), ("3 MB", 3_000_000))
 QUICK_SIZES = (("20 kB", 20_000), ("60 kB", 60_000))
 SEED = 1
@@ -51,125 +67,6 @@ MAX_LATENCY_RATIO = 2.0
 
 
 # --- helpers -----------------------------------------------------------------
-def median_time(fn: Callable[[], object], reps: int) -> tuple[float, list[float]]:
-    """Median wall time of ``reps`` calls of ``fn`` (after the caller's warm-up)."""
-    samples = []
-    for _ in range(reps):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples), samples
-
-
-def cpu_ticks() -> tuple[int, int]:
-    """(steal, total) CPU ticks of the whole machine so far, from /proc/stat (0, 0 elsewhere).
-
-    Steal is time the hypervisor gave this machine's vCPUs to someone else: a
-    run with much of it measured a slower machine than one without.
-    """
-    try:
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return 0, 0
-    # user nice system idle iowait irq softirq steal [guest guest_nice, counted in user]
-    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
-
-
-def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """Share of CPU time stolen between two :func:`cpu_ticks` readings."""
-    total = after[1] - before[1]
-    return (after[0] - before[0]) / total if total > 0 else 0.0
-
-
-def describe(event: dict[str, Any]) -> dict[str, int]:
-    """Input bytes (gzip payloads, what the generator targets), records and log events."""
-    import zlib
-
-    import orjson
-
-    gzip_bytes = events = data_records = 0
-    for record in event["records"]:
-        raw = base64.b64decode(record["data"])
-        gzip_bytes += len(raw)
-        try:
-            doc = orjson.loads(zlib.decompress(raw, 31))
-        except (zlib.error, orjson.JSONDecodeError):
-            continue
-        if doc.get("messageType") == "DATA_MESSAGE" and isinstance(doc.get("logEvents"), list):
-            data_records += 1
-            events += len(doc["logEvents"])
-    return {
-        "input_gzip_bytes": gzip_bytes,
-        "records": len(event["records"]),
-        "data_records": data_records,
-        "events": events,
-    }
-
-
-@dataclasses.dataclass
-class NullReingester:
-    """Re-ingest into memory: the Firehose limits, every put accepted."""
-
-    target: str = "memory"
-    max_records: int = 500
-    max_batch_bytes: int = 4 * 1024 * 1024
-    max_record_bytes: int = 1000 * 1024
-    items: int = 0
-
-    def item_size(self, item: Any) -> int:
-        return len(item.data)
-
-    def put_batch(self, items: Sequence[Any]) -> list[str | None]:
-        self.items += len(items)
-        return [None] * len(items)
-
-
-def make_logship(url: str) -> Any:
-    from logship.firehose.app import Logship
-    from logship.settings import Settings
-
-    env = {"DD_URL": url, "DD_API_KEY": "k", "ONLY_JSON": "false", "LOGSHIP_RESPONSE_LIMIT_BYTES": "6000000"}
-    settings = Settings.from_env(env)
-    return Logship(settings, reingester_factory=lambda _event: NullReingester())
-
-
-def run_logship(app: Any, event: dict[str, Any]) -> str:
-    """One invocation as the Lambda runtime sees it: handle, then serialize the response."""
-    return json.dumps(app.handle(event, None))
-
-
-def verify_logship(event: dict[str, Any]) -> int:
-    """Entries the validating emulator accepted from one untimed logship invocation of ``event``."""
-    from logship.testing.emulator import IntakeEmulator
-
-    with IntakeEmulator() as emulator:
-        app = make_logship(emulator.url)
-        try:
-            response = app.handle(event, None)
-        finally:
-            app.sender.close()
-        received = len(emulator.entries)
-    if [r["recordId"] for r in response["records"]] != [r["recordId"] for r in event["records"]]:
-        raise RuntimeError("logship's response does not answer every recordId once, in order")
-    return received
-
-
-def run_seed(event: dict[str, Any]) -> str:
-    sink = SocketSink()
-    try:
-        return json.dumps(seed_handler(event, sink, only_json=False))
-    finally:
-        sink.close()
-
-
-def quiet_logship_logs() -> None:
-    """Keep logship's per-invocation summary and per-record errors off the terminal."""
-    logger = logging.getLogger("logship")
-    logger.addHandler(logging.NullHandler())
-    logger.propagate = False
-
-
 def child_env(url: str = "") -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
@@ -200,7 +97,7 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
     for label, target in sizes:
         event = generate_event(target_bytes=target, seed=SEED)
         row: dict[str, Any] = {"label": label, "target_bytes": target, **describe(event)}
-        row["intake_received_entries"] = verify_logship(event)
+        row["intake_received_entries"] = verify_logship(event)[0]
         if row["intake_received_entries"] != row["events"]:
             raise RuntimeError(f"{label}: the intake received {row['intake_received_entries']} of {row['events']}")
         steal_before = cpu_ticks()
@@ -337,30 +234,49 @@ def latency(target: int, reps: int, url: str, *, validate: bool = False) -> dict
 
 
 def bars(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each bar with its measured value, its limit and whether it passes."""
-    out = []
-    big = [row for row in report["throughput"] if row["target_bytes"] >= 1_000_000] or report["throughput"][-1:]
-    for row in big:
-        out.append(_bar(f"logship / floor at {row['label']}", row["logship_over_floor"], MAX_FLOOR_RATIO, "<="))
-    for row in report["throughput"]:
-        out.append(_bar(f"seed / logship at {row['label']}", row["seed_over_logship"], MIN_SEED_SPEEDUP, ">="))
-    cold = report["cold_start"]
-    out.append(_bar("import handler / import boto3", cold["handler_over_boto3"], MAX_IMPORT_RATIO, "<="))
-    mem = report["fresh_process"]
-    out.append(_bar("peak RSS - import-only RSS (MB)", mem["rss_delta_mb"], MAX_RSS_DELTA_MB, "<="))
-    lat = report["latency"]
-    out.append(_bar("50 ms intake / zero latency", lat["delayed_over_zero"], MAX_LATENCY_RATIO, "<="))
+    """Each bar with its measured value, its limit and whether it passes (the matrix's last)."""
+    out = [] if "throughput" not in report else suite_bars(report)
+    if "shapes" in report:
+        out.extend(matrix.bars(report["shapes"]))
     return out
 
 
-def _bar(name: str, value: float, limit: float, op: str) -> dict[str, Any]:
-    ok = value <= limit if op == "<=" else value >= limit
-    return {"name": name, "value": value, "limit": limit, "op": op, "pass": ok}
+def suite_bars(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bars of throughput, cold start, memory and latency."""
+    out = []
+    big = [row for row in report["throughput"] if row["target_bytes"] >= 1_000_000] or report["throughput"][-1:]
+    for row in big:
+        out.append(bar(f"logship / floor at {row['label']}", row["logship_over_floor"], MAX_FLOOR_RATIO, "<="))
+    for row in report["throughput"]:
+        out.append(bar(f"seed / logship at {row['label']}", row["seed_over_logship"], MIN_SEED_SPEEDUP, ">="))
+    cold = report["cold_start"]
+    out.append(bar("import handler / import boto3", cold["handler_over_boto3"], MAX_IMPORT_RATIO, "<="))
+    mem = report["fresh_process"]
+    out.append(bar("peak RSS - import-only RSS (MB)", mem["rss_delta_mb"], MAX_RSS_DELTA_MB, "<="))
+    lat = report["latency"]
+    out.append(bar("50 ms intake / zero latency", lat["delayed_over_zero"], MAX_LATENCY_RATIO, "<="))
+    return out
 
 
 # --- output -------------------------------------------------------------------
 def table(report: dict[str, Any]) -> str:
     """The report as plain text."""
+    lines = [] if "throughput" not in report else suite_table(report)
+    if "shapes" in report:
+        lines.append(matrix.table(report["shapes"]))
+    meta = report["meta"]
+    lines.append(
+        f"intake for timed runs: {meta['intake']}; CPU stolen by the hypervisor over the run: {meta['steal_share']:.0%}"
+    )
+    lines.append("bars:")
+    for b in report["bars"]:
+        verdict = "pass" if b["pass"] else "MISS"
+        lines.append(f"  {b['name']:<52} {b['value']:>8.2f} {b['op']} {b['limit']:<6g} {verdict}")
+    return "\n".join(lines)
+
+
+def suite_table(report: dict[str, Any]) -> list[str]:
+    """Throughput, cold start, memory and latency as lines of text."""
     lines = []
     rows = report["throughput"]
     lines.append(
@@ -401,15 +317,7 @@ def table(report: dict[str, Any]) -> str:
         f"{lat['delay_s'] * 1000:.0f} ms per request {lat['delayed_s']:.3f} s ({lat['requests']} requests, "
         f"concurrency {lat['concurrency']}, least added wait {lat['min_added_wait_s']:.2f} s)"
     )
-    meta = report["meta"]
-    lines.append(
-        f"intake for timed runs: {meta['intake']}; CPU stolen by the hypervisor over the run: {meta['steal_share']:.0%}"
-    )
-    lines.append("bars:")
-    for b in report["bars"]:
-        verdict = "pass" if b["pass"] else "MISS"
-        lines.append(f"  {b['name']:<40} {b['value']:>8.2f} {b['op']} {b['limit']:<6g} {verdict}")
-    return "\n".join(lines)
+    return lines
 
 
 def plot(report: dict[str, Any], path: Path) -> bool:
@@ -443,12 +351,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repetitions (seconds)")
     parser.add_argument("--reps", type=int, help="repetitions per measurement (default 5, quick 2)")
-    parser.add_argument("--out", type=Path, help=f"JSON report path (default: {DEFAULT_OUT.relative_to(ROOT)})")
-    parser.add_argument("--plot", type=Path, help="PNG path (default: beside --out, bench.png)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"JSON report path (default: {DEFAULT_OUT.relative_to(ROOT)}, "
+        f"with --shapes {DEFAULT_SHAPES_OUT.relative_to(ROOT)})",
+    )
+    parser.add_argument("--plot", type=Path, help="PNG path (default: beside --out, named as the report)")
     parser.add_argument(
         "--publish",
         action="store_true",
-        help=f"write the published figures, {PUBLISHED_OUT.relative_to(ROOT)} and the PNG beside it (full runs only)",
+        help=f"write the published figures, {PUBLISHED_OUT.relative_to(ROOT)} (with --shapes "
+        f"{PUBLISHED_SHAPES_OUT.relative_to(ROOT)}) and the PNG beside it (full runs only)",
+    )
+    parser.add_argument("--shapes", action="store_true", help="run only the shape matrix, every shape")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        choices=matrix.shape_names(),
+        metavar="NAME",
+        help=f"run only the shape matrix, for this shape (repeatable): {', '.join(matrix.shape_names())}",
     )
     parser.add_argument(
         "--validating-intake",
@@ -456,8 +378,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="time against the emulator that inflates and parses every request (it then shares the cores)",
     )
     args = parser.parse_args(argv)
+    if args.reps is not None and args.reps < 1:
+        parser.error("--reps must be 1 or more")
+    shapes_only = bool(args.shapes or args.shape)
+    shapes = list(dict.fromkeys(args.shape)) if args.shape else matrix.shape_names()
     try:
-        args.out = report_path(out=args.out, publish=args.publish, quick=args.quick)
+        args.out = report_path(
+            out=args.out, publish=args.publish, quick=args.quick, shapes_only=shapes_only, partial=bool(args.shape)
+        )
     except ValueError as err:
         parser.error(str(err))
     reps = args.reps or (2 if args.quick else 5)
@@ -474,27 +402,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             "reps": reps,
             "seed": SEED,
             "intake": "validating" if args.validating_intake else "draining",
+            "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+            "loadavg_start": os.getloadavg(),
         }
     }
     ticks = cpu_ticks()
     with IntakeProcess(validate=args.validating_intake) as intake:
-        print("throughput", flush=True)
-        report["throughput"] = throughput(sizes, reps, intake.url)
-        print("cold start", flush=True)
-        report["cold_start"] = cold_start(reps * 3)
-        print("fresh process: first call and memory", flush=True)
-        report["fresh_process"] = fresh_process(largest, intake.url, max(reps // 2, 1) + 1)
-        print("latency", flush=True)
-        report["latency"] = latency(largest, reps, intake.url, validate=args.validating_intake)
+        if not shapes_only:
+            print("throughput", flush=True)
+            report["throughput"] = throughput(sizes, reps, intake.url)
+            print("cold start", flush=True)
+            report["cold_start"] = cold_start(reps * 3)
+            print("fresh process: first call and memory", flush=True)
+            report["fresh_process"] = fresh_process(largest, intake.url, max(reps // 2, 1) + 1)
+            print("latency", flush=True)
+            report["latency"] = latency(largest, reps, intake.url, validate=args.validating_intake)
+        print("shape matrix", flush=True)
+        report["shapes"] = matrix.run_matrix(
+            shapes, matrix.QUICK_SIZES if args.quick else matrix.FULL_SIZES, reps, intake.url
+        )
     report["meta"]["steal_share"] = steal_share(ticks, cpu_ticks())
+    report["meta"]["loadavg_end"] = os.getloadavg()
     report["bars"] = bars(report)
     report["meta"]["seconds"] = time.perf_counter() - started
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    png = args.plot or args.out.with_name(args.out.stem + ".png")
-    drew = plot(report, png)
+    written = write_report(report, args.out, args.plot)
+    if args.publish and not shapes_only:
+        matrix_only = {"meta": report["meta"], "shapes": report["shapes"], "bars": matrix.bars(report["shapes"])}
+        written += write_report(matrix_only, PUBLISHED_SHAPES_OUT, None)
     print(table(report))
-    print(f"wrote {args.out}" + (f" and {png}" if drew else " (no plot: install the bench extra for matplotlib)"))
+    print(f"wrote {', '.join(str(path) for path in written)}")
+    if not any(path.suffix == ".png" for path in written):
+        print("(no plot: install the bench extra for matplotlib)")
     missed = [bar["name"] for bar in report["bars"] if not bar["pass"]]
     if missed:
         print(f"missed {len(missed)} of {len(report['bars'])} bars: {'; '.join(missed)}", file=sys.stderr)
@@ -502,15 +440,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def report_path(*, out: Path | None, publish: bool, quick: bool) -> Path:
-    """Where the JSON report goes: ``out``, the published figures with ``publish``, else :data:`DEFAULT_OUT`.
+def write_report(report: dict[str, Any], out: Path, png: Path | None) -> list[Path]:
+    """Write the JSON report and its plots (``png`` or beside it); the paths written.
 
-    Raises ValueError when publishing is asked of a quick run or together with ``out``.
+    A report with the suite gets ``<name>.png`` (events/s) and, with the
+    matrix, ``<name>-shapes.png``; a report of the matrix alone gets
+    ``<name>.png`` for the matrix.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    written = [out]
+    main_png = png or out.with_name(out.stem + ".png")
+    if "throughput" in report:
+        if plot(report, main_png):
+            written.append(main_png)
+        if "shapes" in report:
+            shapes_png = main_png.with_name(main_png.stem + "-shapes.png")
+            if matrix.plot(report["shapes"], shapes_png):
+                written.append(shapes_png)
+    elif matrix.plot(report["shapes"], main_png):
+        written.append(main_png)
+    return written
+
+
+def report_path(
+    *, out: Path | None, publish: bool, quick: bool, shapes_only: bool = False, partial: bool = False
+) -> Path:
+    """Where the JSON report goes: ``out``, the published figures with ``publish``, else the default.
+
+    ``shapes_only``: the run measures the shape matrix alone (its own
+    defaults); ``partial``: only some of its shapes. Raises ValueError when
+    publishing is asked of a quick or partial run, or together with ``out``.
     """
     if publish and quick:
         raise ValueError("--publish writes the published figures: a full run only, not --quick")
+    if publish and partial:
+        raise ValueError("--publish writes the published figures: every shape, not --shape")
     if publish and out is not None:
         raise ValueError("--publish writes docs/bench.json: give --publish or --out, not both")
     if publish:
-        return PUBLISHED_OUT
-    return out or DEFAULT_OUT
+        return PUBLISHED_SHAPES_OUT if shapes_only else PUBLISHED_OUT
+    return out or (DEFAULT_SHAPES_OUT if shapes_only else DEFAULT_OUT)

@@ -21,6 +21,7 @@ import orjson
 from logship import _gzip, limits, s3uri
 from logship.datadog.logs import DatadogSender
 from logship.errors import DeadLetterError, DecodeError
+from logship.firehose.timestamps import DateWindow, restamp_dates
 
 logger = logging.getLogger(__name__)
 
@@ -112,26 +113,28 @@ def _keys(client: Any, bucket: str, prefix: str) -> Iterator[str]:
                 yield item["Key"]
 
 
-# Restamp an hour before Datadog's cut-off, so the request is not refused on the way.
+# Restamp an hour inside Datadog's window (18 h back, 2 h ahead), so the request
+# is not refused on the way and a skewed clock does not matter.
 RESTAMP_AFTER_SECONDS = limits.DATADOG_MAX_LOG_AGE_SECONDS - 3600
+RESTAMP_AHEAD_SECONDS = limits.DATADOG_MAX_LOG_FUTURE_SECONDS - 3600
 
 
-def restamp(entry: bytes, *, now_ms: int, max_age_ms: int) -> bytes:
-    """``entry`` with an epoch-ms ``timestamp`` older than ``max_age_ms`` moved to ``logship.original_timestamp``.
+def restamp(entry: bytes, *, now_ms: int, max_age_ms: int, max_ahead_ms: int = RESTAMP_AHEAD_SECONDS * 1000) -> bytes:
+    """``entry`` with every date Datadog would discard moved to ``logship.original_<attribute>``.
 
-    Datadog drops logs older than 18 hours; without ``timestamp`` it dates the
-    log at intake, and the original time stays searchable as an attribute.
-    Text timestamps (an app's own ISO dates) are left as they are.
+    Datadog drops logs dated more than 18 hours back or 2 hours ahead, reading
+    the date from any of its date attributes (``timestamp``, ``@timestamp``,
+    ``date``, ... as epoch milliseconds or ISO 8601 text). Each such date
+    older than ``max_age_ms``, more than ``max_ahead_ms`` ahead of ``now_ms``,
+    or unreadable, is moved (see :func:`logship.firehose.timestamps.restamp_dates`);
+    without a date Datadog dates the log at intake, and the original stays
+    searchable. Other entries come back byte for byte.
     """
     doc = orjson.loads(entry)
-    stamp = doc.get("timestamp") if type(doc) is dict else None
-    if type(stamp) is not int or now_ms - stamp <= max_age_ms:
+    if type(doc) is not dict:
         return entry
-    del doc["timestamp"]
-    meta = doc.get("logship")
-    if type(meta) is not dict:
-        meta = doc["logship"] = {}
-    meta["original_timestamp"] = stamp
+    if not restamp_dates(doc, DateWindow(now_ms - max_age_ms, now_ms + max_ahead_ms)):
+        return entry
     return orjson.dumps(doc)
 
 
@@ -147,10 +150,9 @@ def replay(
 ) -> ReplayReport:
     """Send the dead letter at ``uri`` (one object, or every object under a prefix) to Datadog.
 
-    Entries older than ``restamp_after_seconds`` are restamped (see
-    :func:`restamp`) so Datadog keeps them; None sends them as they are.
-    ``progress``, when given, is called with (objects done, objects in all)
-    before the first object and after each one.
+    Entries dated more than ``restamp_after_seconds`` back (or more than
+    :data:`RESTAMP_AHEAD_SECONDS` ahead) are restamped (see :func:`restamp`)
+    so Datadog keeps them; None sends them as they are.
     """
     bucket, prefix = parse_s3_uri(uri)
     report = ReplayReport()

@@ -32,8 +32,11 @@ KINESIS_RECORD_MAX_BYTES = 1024 * 1024
 DATADOG_MAX_ENTRIES_PER_REQUEST = 1_000
 DATADOG_MAX_REQUEST_BYTES = 5_000_000
 DATADOG_MAX_LOG_BYTES = 1_000_000
-# Datadog drops logs whose timestamp is more than 18 hours in the past.
+# Datadog drops logs dated more than 18 hours in the past or 2 hours in the future
+# (still answering 202). Log date remapper notes:
+# https://docs.datadoghq.com/logs/log_configuration/processors/log_date_remapper/
 DATADOG_MAX_LOG_AGE_SECONDS = 18 * 3600
+DATADOG_MAX_LOG_FUTURE_SECONDS = 2 * 3600
 # Aim below the hard request cap, as Vector's Datadog logs sink does (4.25 MB),
 # so framing and estimate drift never cross 5 MB.
 DATADOG_TARGET_REQUEST_BYTES = 4_250_000

@@ -24,7 +24,13 @@ from logship.firehose.entries import EntryOptions
 from logship.firehose.redact import BUILTIN_RULES, DEFAULT_REPLACEMENT, MessageFilter, RedactRule
 from logship.firehose.reingest import REINGEST_RETRY
 from logship.firehose.s3_output import OutputOptions
-from logship.firehose.tags import DEFAULT_LOG_GROUP_PATTERN, DEFAULT_LOG_STREAM_PATTERN, TAG_FIELDS, TagOptions
+from logship.firehose.tags import (
+    DEFAULT_LOG_GROUP_PATTERN,
+    DEFAULT_LOG_STREAM_PATTERN,
+    TAG_FIELDS,
+    TagOptions,
+    user_tags,
+)
 from logship.firehose.transform import TransformOptions
 from logship.opsevents.options import (
     DEFAULT_SLACK_SEVERITIES,
@@ -210,7 +216,12 @@ class Settings:
         env = os.environ if environ is None else environ
         parser = _Parser(env)
         site = parser.site(DD_SITE)
-        tags = parse_tags(env.get(DD_TAGS, ""))
+        tags, changed = user_tags(parse_tags(env.get(DD_TAGS, "")))
+        if changed:
+            parser.notices.append(
+                "DD_TAGS changed to follow Datadog's tag rules: "
+                + ", ".join(f"{old!r} -> {new!r}" for old, new in changed.items())
+            )
         gzip_level = parser.integer(LOGSHIP_GZIP_LEVEL, 1, low=1, high=9)
         message_filter = MessageFilter.build(
             builtin=parser.redactions(LOGSHIP_REDACT),
@@ -291,8 +302,8 @@ class Settings:
 
 
 def parse_tags(raw: str) -> tuple[str, ...]:
-    """Split ``DD_TAGS`` (comma-separated ``key:value``) into clean tags, empties dropped."""
-    return tuple(tag for tag in (part.strip() for part in raw.split(",")) if tag)
+    """Split ``DD_TAGS`` on commas (as the Datadog Forwarder) and whitespace (as the Agent); empties dropped."""
+    return tuple(tag for tag in re.split(r"[,\s]+", raw) if tag)
 
 
 class _Parser:

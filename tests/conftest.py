@@ -21,7 +21,7 @@ SOAK_REPORT = pytest.StashKey[list[str]]()
 _names = itertools.count()
 
 
-def load_fixture(name: str) -> dict[str, Any]:
+def load_fixture(name: str) -> Any:
     """A JSON fixture from tests/fixtures."""
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 

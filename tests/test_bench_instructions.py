@@ -30,3 +30,26 @@ def test_instruction_counts_are_positive_and_ratios_follow(tmp_path: Path) -> No
     assert all(isinstance(n, int) and n > 0 for n in counts.values())
     assert report["logship_over_floor"] == pytest.approx(counts["logship"] / counts["floor"])
     assert report["seed_over_logship"] == pytest.approx(counts["seed"] / counts["logship"])
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_counts_per_shape_cover_the_fastest_floor_and_logship(tmp_path: Path) -> None:
+    """`--shape` counts the fastest floor and logship on that shape's event; the ratio follows from the counts."""
+    out = tmp_path / "shapes.json"
+    args = ["--shape", "mix", "--size", "20000", "--calls", "1", "--out", str(out)]
+    subprocess.run(
+        [sys.executable, "-m", "bench.instructions", *args],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    report = json.loads(out.read_text())
+    assert list(report["shapes"]) == ["mix"]
+    figures = report["shapes"]["mix"]
+    counts = figures["instructions"]
+    assert set(counts) == {"fastest_floor", "logship"}
+    assert all(isinstance(n, int) and n > 0 for n in counts.values())
+    assert figures["only_json"] is True
+    assert figures["logship_over_fastest_floor"] == pytest.approx(counts["logship"] / counts["fastest_floor"])
+    assert figures["logship_per_event"] == pytest.approx(counts["logship"] / figures["events"])

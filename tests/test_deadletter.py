@@ -41,9 +41,9 @@ def test_old_epoch_timestamps_move_aside():
     assert doc["logship"] == {"truncated": True, "original_timestamp": NOW - 20 * HOUR_MS}
 
 
-def test_recent_and_text_timestamps_stay():
-    """Recent epoch timestamps and text timestamps are sent unchanged, byte for byte."""
+def test_recent_epoch_and_text_timestamps_stay():
+    """Recent epoch timestamps and recent ISO text timestamps are sent unchanged, byte for byte."""
     recent = orjson.dumps({"message": "m", "timestamp": NOW - HOUR_MS})
-    text = orjson.dumps({"message": "m", "timestamp": "2020-01-01T00:00:00Z"})
+    text = orjson.dumps({"message": "m", "timestamp": "2027-01-15T07:00:00Z"})  # NOW is 2027-01-15T08:00:00Z
     assert restamp(recent, now_ms=NOW, max_age_ms=17 * HOUR_MS) == recent
     assert restamp(text, now_ms=NOW, max_age_ms=17 * HOUR_MS) == text

@@ -260,3 +260,17 @@ def test_every_env_name_constant_is_listed():
     }
     assert names == set(ALL_ENV_NAMES)
     assert {"DD_API_URL", "LOGSHIP_DATADOG_ENABLED"} <= names
+
+
+@pytest.mark.parametrize(
+    ("raw", "tags"),
+    [
+        ("env:prod,team:core", ("env:prod", "team:core")),  # as the Datadog Forwarder reads it
+        ("env:prod team:core", ("env:prod", "team:core")),  # as the Datadog Agent reads it
+        (" env:prod ,\tteam:core\n owner:me ", ("env:prod", "team:core", "owner:me")),
+        ("", ()),
+    ],
+)
+def test_dd_tags_split_on_commas_and_whitespace(raw, tags):
+    """DD_TAGS is read comma- or whitespace-separated, or both mixed."""
+    assert Settings.from_env({"DD_TAGS": raw}).tags == tags

@@ -54,8 +54,8 @@ def register(sub: Any) -> None:
     rep.add_argument(
         "--keep-timestamps",
         action="store_true",
-        help="send entries older than 17 h with their timestamp (Datadog drops logs older than 18 h); "
-        "by default it moves to logship.original_timestamp",
+        help="send entries dated more than 17 h back or 1 h ahead with their date (Datadog drops logs "
+        "older than 18 h or over 2 h ahead); by default it moves to logship.original_<attribute>",
     )
     rep.set_defaults(func=run)
 

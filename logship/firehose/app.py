@@ -75,6 +75,8 @@ class InvocationSummary:
     events_reingested: int
     events_not_json: int
     events_filtered: int
+    #: Broken characters (invalid UTF-8, lone surrogates) replaced by U+FFFD, in S3 and Datadog alike.
+    replaced_characters: int
     dd_accepted: int
     dd_rejected: int
     dd_undelivered: int
@@ -140,7 +142,7 @@ class Logship:
         if dead_letter is None and settings.dead_letter_uri:
             self._dead_letter = DeadLetter(settings.dead_letter_uri, lambda s: self._client(s, None))
         for notice in settings.notices:
-            logger.info(notice)
+            logger.warning(notice)
 
     def close(self) -> None:
         """Release threads and connections (a Lambda never needs to; tests and tools do)."""
@@ -401,12 +403,13 @@ def _summary(
 ) -> InvocationSummary:
     """Counts from the final outcomes and the reports; ``times`` are the phase boundaries (monotonic)."""
     results = {"Ok": 0, "Dropped": 0, "ProcessingFailed": 0}
-    control = reingested = events_s3 = events_reingested = not_json = filtered = 0
+    control = reingested = events_s3 = events_reingested = not_json = filtered = replaced = 0
     for outcome in settlement.outcomes:
         results[outcome.result] += 1
         control += outcome.control
         not_json += outcome.not_json
         filtered += outcome.filtered
+        replaced += outcome.replaced_characters
         if outcome.result == "ProcessingFailed":
             continue
         put_back = sum(len(piece.batch.events) for piece in outcome.pieces)
@@ -429,6 +432,7 @@ def _summary(
         events_reingested=events_reingested,
         events_not_json=not_json,
         events_filtered=filtered,
+        replaced_characters=replaced,
         dd_accepted=report.accepted,
         dd_rejected=len(report.rejected),
         dd_undelivered=len(report.undelivered),

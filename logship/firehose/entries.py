@@ -1,134 +1,121 @@
 """Entry step: one Datadog log entry per CloudWatch log event, serialized once.
 
-A JSON object message becomes structured attributes; a plain line becomes
+A JSON object message (after any leading whitespace, line ends or byte order
+mark) becomes structured attributes; a plain line becomes
 ``{"message": line}`` (only when ``ONLY_JSON=false``, as in the original
 design). No model object per log: a JSON log that uses none of the reserved
 names keeps its own text with the reserved attributes spliced in (see
 :class:`_Splice`); other entries are plain dicts serialized once with orjson.
 The app's own fields are kept and never make this fail.
+
+What each entry says, so a user can predict what Datadog shows:
+
+- **status**: from the log's level field (:mod:`logship.firehose.levels`),
+  one of Datadog's statuses or none; an HTTP code in ``status`` (number or
+  numeric text) is kept as ``status_code``, other text that names no level
+  as ``logship.original_status``.
+- **date**: every date Datadog reads is one it keeps
+  (:mod:`logship.firehose.timestamps`); otherwise the CloudWatch event time,
+  or none (Datadog dates it at intake).
+- **wrappers**: a log router's record around an app's line is unwrapped
+  (:mod:`logship.firehose.wrappers`).
+- **service**: the app's own ``service`` text when it sets one (the derived
+  ``service:`` tags are then left out of ``ddtags``), else ``service:`` from
+  ``DD_TAGS``, else the service read from the log group.
+- **broken characters**: a lone surrogate costs that character (U+FFFD),
+  never the log's structure (:mod:`logship.firehose.characters`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
 from logship import limits
+from logship.firehose import wrappers
+from logship.firehose.characters import scrub, scrub_text
+from logship.firehose.levels import FAST_LEVELS, FIELD_NAMES, is_http_code, level_of, status_of
 from logship.firehose.redact import MessageFilter
-from logship.firehose.subscription import LogBatch
-from logship.firehose.tags import StreamTags
+from logship.firehose.subscription import LogBatch, LogEvent
+from logship.firehose.tags import StreamTags, service_tag
+from logship.firehose.timestamps import DATE_ATTRIBUTES, DATE_NAMES, DateWindow, keep_original, settle_dates
+
+__all__ = [
+    "STATUS_CODE_KEY",
+    "TRUNCATION_MARKER",
+    "EntryOptions",
+    "build_entries",
+    "level_of",
+    "parse_json_log",
+    "status_of",
+    "truncate_entry",
+]
 
 TRUNCATION_MARKER = "...[TRUNCATED]"
 # Where a numeric ``status`` (an HTTP code, usually) is kept when ``status`` is
 # set to a level.
 STATUS_CODE_KEY = "status_code"
 
-_LEVELS = {
-    "emerg": "emergency",
-    "emergency": "emergency",
-    "panic": "emergency",
-    "alert": "alert",
-    "crit": "critical",
-    "critical": "critical",
-    "fatal": "critical",
-    "err": "error",
-    "error": "error",
-    "eror": "error",
-    "warn": "warning",
-    "warning": "warning",
-    "notice": "notice",
-    "info": "info",
-    "information": "info",
-    "informational": "info",
-    "debug": "debug",
-    "trace": "debug",
-    "verbose": "debug",
-    "ok": "ok",
-    "success": "ok",
-}
-# Numeric levels: syslog severities 0-7 and pino/bunyan's 10-60.
-_NUMERIC_LEVELS = {
-    0: "emergency",
-    1: "alert",
-    2: "critical",
-    3: "error",
-    4: "warning",
-    5: "notice",
-    6: "info",
-    7: "debug",
-    10: "debug",
-    20: "debug",
-    30: "info",
-    40: "warning",
-    50: "error",
-    60: "critical",
-}
-
 
 @dataclasses.dataclass(frozen=True)
 class EntryOptions:
-    """How entries are built: source, user tags, ``ONLY_JSON`` and the message filter."""
+    """How entries are built: source, user tags, ``ONLY_JSON``, the message filter, and the clock.
+
+    ``clock`` gives the time (epoch seconds) dates are judged against, as
+    Datadog judges them at intake.
+    """
 
     source: str = "firehose"
     extra_tags: tuple[str, ...] = ()
     only_json: bool = True
     message_filter: MessageFilter | None = None
     max_entry_bytes: int = limits.DATADOG_MAX_LOG_BYTES
+    clock: Callable[[], float] = time.time
 
 
-# Exact spellings seen in the wild (lower, upper, capitalised) answer with one
-# dict lookup on the hot path; anything else goes through level_of.
-_FAST_LEVELS = {
-    spelling: status for name, status in _LEVELS.items() for spelling in (name, name.upper(), name.capitalize())
-}
-_LEVEL_KEYS = ("level", "loglevel", "severity")
-# Names whose presence in an app's log needs the careful merge of _enrich.
-_RESERVED = frozenset({"ddtags", "ddsource", "service", "timestamp", "date", "status", "log"})
-# A message is parsed as JSON only when it starts with one of these (text or UTF-8 bytes).
-_OPEN_BRACE = frozenset({"{", b"{"})
+# Names whose presence in an app's log needs the careful merge of _enrich: the
+# attributes logship sets, every date Datadog reads, a log router's ``log``, and
+# logship's own namespace.
+_RESERVED = frozenset({"ddtags", "ddsource", "service", "status", "log", "logship"}) | DATE_NAMES
+# Level fields the hot path does not read itself (it reads level, loglevel, severity).
+_OTHER_LEVEL_FIELDS = FIELD_NAMES - _RESERVED - {"level", "loglevel", "severity"}
+# Bound once: CPython 3.11 compiles ``imported_name.get(...)`` as an attribute load that
+# builds a bound method per call (it takes the name for a module), which the hot path feels.
+_fast_level = FAST_LEVELS.get
+# A message is parsed as JSON only when it starts with "{" after framing: JSON's
+# whitespace and a byte order mark (b"\xef" starts its UTF-8 form). One set per type:
+# "{" and b"{" hash alike, and a set holding both compares them on every lookup.
+_OPEN_BRACE = {str: frozenset({"{"}), bytes: frozenset({b"{"})}
+_FRAMING = {str: frozenset({" ", "\t", "\n", "\r", "\ufeff"}), bytes: frozenset({b" ", b"\t", b"\n", b"\r", b"\xef"})}
+_BOM = b"\xef\xbb\xbf"
 
 
-def level_of(value: object) -> str | None:
-    """A Datadog status for a level value, or None when the value is not a level.
+class _Context:
+    """What every entry of one batch shares, built once per batch."""
 
-    Known names are normalised (``warn`` -> ``warning``, ``fatal`` ->
-    ``critical``); other strings pass through lower-cased, as Datadog's
-    remapper matches them by prefix. Integers are syslog (0-7) or pino (10-60)
-    levels; any other number is not a level.
-    """
-    if type(value) is str:
-        lowered = value.strip().lower()
-        return _LEVELS.get(lowered, lowered) or None
-    if type(value) is int:
-        return _NUMERIC_LEVELS.get(value)
-    return None
+    __slots__ = ("_extra", "_tags", "_without_service", "ddtags", "high", "low", "service", "source", "window")
 
+    def __init__(self, tags: StreamTags, extra: tuple[str, ...], source: str, window: DateWindow) -> None:
+        self.ddtags = tags.ddtags(extra)
+        self.service = service_tag(extra) or tags.service
+        self.source = source
+        self.window = window
+        # The dates Datadog keeps, as plain ints: ``low <= ms <= high`` is the cheapest test.
+        self.low, self.high = window.low, window.high
+        self._tags, self._extra = tags, extra
+        self._without_service: str | None = None
 
-def status_of(attributes: dict[str, Any]) -> str | None:
-    """The first level found in ``status``, ``level``, ``loglevel``, ``severity`` or ``log.level``.
-
-    A numeric ``status`` is skipped: apps log HTTP codes there.
-    """
-    status = attributes.get("status")
-    if type(status) is str:
-        found = _FAST_LEVELS.get(status) or level_of(status)
-        if found:
-            return found
-    for key in _LEVEL_KEYS:
-        value = attributes.get(key)
-        if value is not None:
-            found = _FAST_LEVELS.get(value) if type(value) is str else None
-            found = found or level_of(value)
-            if found:
-                return found
-    log = attributes.get("log")
-    if type(log) is dict:
-        return level_of(log.get("level"))
-    return None
+    @property
+    def ddtags_without_service(self) -> str:
+        """``ddtags`` without any ``service:`` tag, for an entry whose app names its own service."""
+        if self._without_service is None:
+            self._without_service = self._tags.ddtags(self._extra, service=False)
+        return self._without_service
 
 
 class Entries(list[bytes]):
@@ -151,84 +138,136 @@ def build_entries(
 ) -> Entries:
     """Serialized Datadog entries for every event of ``batch`` that should be sent, in order.
 
-    ``encoded``, when given, is :func:`logship.output.encode_messages` of the
-    batch's events: JSON messages are then parsed from those bytes instead of
-    being encoded once more. The result counts the events left out (see
-    :class:`Entries`).
+    ``encoded``, when given, is :func:`logship.firehose.s3_output.encode_messages`
+    of the batch's events: JSON messages are then parsed from those bytes
+    instead of being encoded once more. The result counts the events left out
+    (see :class:`Entries`).
     """
-    ddtags = tags.ddtags(options.extra_tags)
-    service = tags.service
-    source = options.source
+    window = DateWindow.around(int(options.clock() * 1000))
+    context = _Context(tags, options.extra_tags, options.source, window)
     only_json = options.only_json
-    message_filter = options.message_filter
     max_bytes = options.max_entry_bytes
     events = batch.events
-    texts: Sequence[str | bytes | None]
-    if message_filter is not None:
-        texts = [message_filter.apply(event["message"]) for event in events]
-    elif encoded is not None:
-        texts = encoded
-    else:
-        texts = [event["message"] for event in events]
+    texts = _texts(events, options.message_filter, encoded)
+    kind = bytes if texts is encoded else str
+    open_brace, framing = _OPEN_BRACE[kind], _FRAMING[kind]
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    splice = _Splice(ddtags, service, source)
+    splice = _Splice(context)
     out = Entries()
     append = out.append
-    not_json = filtered = 0
+    filtered = 0
     for event, text in zip(events, texts, strict=True):
         if text is None:  # left out by the message filter
             filtered += 1
             continue
-        if text[:1] in _OPEN_BRACE:
+        first = text[:1]
+        if first in open_brace:
+            json_text = text
+        elif first in framing and (json_text := _strip_framing(text))[:1] in open_brace:
+            pass  # JSON after whitespace, line ends or a byte order mark
+        else:
+            json_text = None
+        if json_text is not None:
             try:
-                attributes: Any = loads(text)
+                attributes: Any = loads(json_text)
             except decode_error:
-                attributes = None
-            if type(attributes) is dict:
-                entry = splice.entry(text, attributes, event["timestamp"])
-                if entry is None or len(entry) > max_bytes:
-                    entry = _careful_entry(
-                        attributes,
-                        text,
-                        ddtags=ddtags,
-                        service=service,
-                        source=source,
-                        timestamp=event["timestamp"],
-                        max_bytes=max_bytes,
-                    )
-                append(entry)
-                continue
-        if only_json:
-            not_json += 1
-            continue
-        message = text if type(text) is str else event["message"]
-        attributes = {"message": message, "ddsource": source, "ddtags": ddtags, "timestamp": event["timestamp"]}
-        if service:
-            attributes["service"] = service
-        entry = _dumps(attributes)
-        if len(entry) > max_bytes:
-            entry = truncate_entry(attributes, message, max_bytes)
-        append(entry)
-    out.not_json, out.filtered = not_json, filtered
+                # Not JSON to orjson: a lone surrogate, NaN, or not JSON at all.
+                attributes = _loads_leniently(json_text)
+                if attributes is not None:
+                    append(_careful_entry(attributes, json_text, context, event["timestamp"], max_bytes))
+                    continue
+            else:
+                if type(attributes) is dict:
+                    entry = splice.entry(json_text, attributes, event["timestamp"])
+                    if entry is None or len(entry) > max_bytes:
+                        entry = _careful_entry(attributes, json_text, context, event["timestamp"], max_bytes)
+                    append(entry)
+                    continue
+        if not only_json:
+            append(
+                _plain_entry(text if type(text) is str else event["message"], event["timestamp"], context, max_bytes)
+            )
+    # With ONLY_JSON every event is sent, filtered out, or left out for not being JSON.
+    out.filtered = filtered
+    out.not_json = len(events) - filtered - len(out) if only_json else 0
     return out
 
 
-def _careful_entry(
-    attributes: dict[str, Any],
-    text: str | bytes,
-    *,
-    ddtags: str,
-    service: str | None,
-    source: str,
-    timestamp: int,
-    max_bytes: int,
-) -> bytes:
-    """An app's JSON log that uses reserved names, or is too big: merged, serialized, truncated if need be."""
-    _enrich(attributes, ddtags, service, source, timestamp)
+def _texts(
+    events: list[LogEvent], message_filter: MessageFilter | None, encoded: list[bytes] | None
+) -> Sequence[str | bytes | None]:
+    """What each event's entry is made from: its filtered message, its UTF-8 bytes, or its message."""
+    if message_filter is not None:
+        return [message_filter.apply(event["message"]) for event in events]
+    if encoded is not None:
+        return encoded
+    return [event["message"] for event in events]
+
+
+def _plain_entry(message: str, timestamp: int, context: _Context, max_bytes: int) -> bytes:
+    """A line that is not a JSON object: ``{"message": line}`` with logship's reserved attributes."""
+    attributes: dict[str, Any] = {"message": message, "ddsource": context.source, "ddtags": context.ddtags}
+    if context.low <= timestamp <= context.high:
+        attributes["timestamp"] = timestamp
+    else:
+        attributes["logship"] = {"original_timestamp": timestamp}
+    if context.service:
+        attributes["service"] = context.service
     entry = _dumps(attributes)
     if len(entry) > max_bytes:
-        message = text.decode("utf-8") if isinstance(text, bytes) else text
+        entry = truncate_entry(attributes, message, max_bytes)
+    return entry
+
+
+def parse_json_log(text: str | bytes) -> dict[str, Any] | None:
+    """The JSON object a log line holds, or None when it holds none.
+
+    Framing around the object (JSON whitespace, line ends, a byte order mark)
+    is ignored; lone surrogates become U+FFFD; NaN and Infinity are kept as
+    text; integers past 64 bits are kept.
+    """
+    open_brace = _OPEN_BRACE[type(text)]
+    if text[:1] not in open_brace:
+        text = _strip_framing(text)
+        if text[:1] not in open_brace:
+            return None
+    try:
+        attributes = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _loads_leniently(text)
+    return attributes if type(attributes) is dict else None
+
+
+def _strip_framing(text: str | bytes) -> str | bytes:
+    if isinstance(text, str):
+        return text.lstrip(" \t\r\n\ufeff")
+    stripped = text.lstrip(b" \t\r\n")
+    while stripped.startswith(_BOM):
+        stripped = stripped[len(_BOM) :].lstrip(b" \t\r\n")
+    return stripped
+
+
+def _loads_leniently(text: str | bytes) -> dict[str, Any] | None:
+    """A JSON object orjson refused, read by the stdlib parser with broken characters replaced; else None."""
+    try:
+        attributes = json.loads(text, parse_constant=str)
+        if type(attributes) is not dict:
+            return None
+        scrubbed: dict[str, Any] = scrub(attributes)[0]
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    return scrubbed
+
+
+def _careful_entry(
+    attributes: dict[str, Any], text: str | bytes, context: _Context, timestamp: int, max_bytes: int
+) -> bytes:
+    """An app's JSON log that uses reserved names, or is too big: merged, serialized, truncated if need be."""
+    attributes = _enrich(attributes, context, timestamp)
+    entry = _dumps(attributes)
+    if len(entry) > max_bytes:
+        message = text.decode("utf-8") if isinstance(text, bytes) else scrub_text(text)[0]
         entry = truncate_entry(attributes, message, max_bytes)
     return entry
 
@@ -241,18 +280,23 @@ class _Splice:
     entry parses to what :func:`_enrich` would make of it; only the app's own
     spelling (spacing, escapes, numbers) is kept rather than re-serialized.
     Serializing the parsed log again cost more than the splice (instruction
-    counts in ``docs/benchmarks.md``).
+    counts in ``docs/benchmarks.md``). An event dated outside Datadog's
+    window keeps its time under ``logship.original_timestamp`` instead.
     """
 
-    __slots__ = ("_middle", "_tails")
+    __slots__ = ("_high", "_low", "_middle", "_stale_middle", "_tails")
 
-    def __init__(self, ddtags: str, service: str | None, source: str) -> None:
-        fixed: dict[str, str] = {"ddtags": ddtags, "ddsource": source}
-        if service:
-            fixed["service"] = service
-        # ',"ddtags":...,"ddsource":...,"service":...,"timestamp":' then the number.
-        self._middle = b"," + orjson.dumps(fixed)[1:-1] + b',"timestamp":'
+    def __init__(self, context: _Context) -> None:
+        fixed: dict[str, str] = {"ddtags": context.ddtags, "ddsource": context.source}
+        if context.service:
+            fixed["service"] = context.service
+        reserved = b"," + orjson.dumps(fixed)[1:-1]
+        # ',"ddtags":...,"ddsource":...,"service":...,"timestamp":' then the number; or, for
+        # an event Datadog would discard for its date, the number under logship, closed by "}".
+        self._middle = reserved + b',"timestamp":'
+        self._stale_middle = reserved + b',"logship":{"original_timestamp":'
         self._tails: dict[str | None, bytes] = {None: b"}"}
+        self._low, self._high = context.low, context.high
 
     def entry(self, text: str | bytes, attributes: dict[str, Any], timestamp: int) -> bytes | None:
         """The entry for the JSON ``text`` parsed as ``attributes``; None when the careful path must build it."""
@@ -266,7 +310,9 @@ class _Splice:
         raw = text if type(text) is bytes else text.encode("utf-8")  # type: ignore[union-attr]
         if raw[-1:] != b"}":
             raw = raw.rstrip()  # JSON allows trailing whitespace; the brace must be last
-        return b"".join((raw[:-1], self._middle, b"%d" % timestamp, tail))
+        if self._low <= timestamp <= self._high:
+            return b"".join((raw[:-1], self._middle, b"%d" % timestamp, tail))
+        return b"".join((raw[:-1], self._stale_middle, b"%d" % timestamp, b"}", tail))
 
 
 def _dumps(attributes: dict[str, Any]) -> bytes:
@@ -274,18 +320,6 @@ def _dumps(attributes: dict[str, Any]) -> bytes:
         return orjson.dumps(attributes)
     except TypeError:
         return _dumps_lenient(attributes)
-
-
-def _add_reserved(attributes: dict[str, Any], ddtags: str, service: str | None, source: str, timestamp: int) -> None:
-    """The common case of :func:`_enrich`: an app log using none of the reserved names, so nothing to merge."""
-    attributes["ddtags"] = ddtags
-    attributes["ddsource"] = source
-    if service:
-        attributes["service"] = service
-    attributes["timestamp"] = timestamp
-    status = _unreserved_status(attributes)
-    if status:
-        attributes["status"] = status
 
 
 def _unreserved_status(attributes: dict[str, Any]) -> str | None:
@@ -296,58 +330,120 @@ def _unreserved_status(attributes: dict[str, Any]) -> str | None:
         if level is None:
             level = attributes.get("severity")
     if level is None:
-        return None
+        # No usual level field: one set test decides whether another one is there.
+        return None if _OTHER_LEVEL_FIELDS.isdisjoint(attributes) else status_of(attributes)
     # One dict lookup for the usual spellings; status_of for everything else.
-    return (_FAST_LEVELS.get(level) if type(level) is str else None) or status_of(attributes)
+    return (_fast_level(level) if type(level) is str else None) or status_of(attributes)
 
 
-def _enrich(attributes: dict[str, Any], ddtags: str, service: str | None, source: str, timestamp: int) -> None:
-    """Add logship's reserved attributes to an app's JSON log, keeping the app's own values."""
-    if _RESERVED.isdisjoint(attributes):
-        _add_reserved(attributes, ddtags, service, source, timestamp)
-        return
+def _enrich(attributes: dict[str, Any], context: _Context, timestamp: int) -> dict[str, Any]:
+    """Add logship's reserved attributes to an app's JSON log, keeping the app's own values; the entry's dict.
+
+    The result is ``attributes`` itself, changed in place, unless a log
+    router's wrapper had to be opened.
+    """
+    present = _RESERVED.intersection(attributes)  # one pass over the log's names
+    if not present:
+        return _add_reserved(attributes, context, timestamp)
+    if "log" in present and type(attributes["log"]) is str:
+        attributes = _unwrapped(attributes)
+        present = _RESERVED.intersection(attributes)
+    own_service = attributes["service"] if "service" in present else None
+    ddtags = context.ddtags_without_service if type(own_service) is str and own_service else context.ddtags
     own_tags = attributes.get("ddtags")
     if type(own_tags) is str and own_tags:
         attributes["ddtags"] = f"{ddtags},{own_tags}" if ddtags else own_tags
     else:
         attributes["ddtags"] = ddtags
-    if "ddsource" not in attributes:
-        attributes["ddsource"] = source
-    if service and "service" not in attributes:
-        attributes["service"] = service
-    if "timestamp" not in attributes and "date" not in attributes:
-        attributes["timestamp"] = timestamp
-    status = attributes.get("status")
-    level = status_of(attributes)
-    if status is not None and type(status) is not str:
-        # A numeric (or other non-text) status is not a level; keep it elsewhere so
-        # ``status`` can carry the level and nothing the app logged is lost.
-        attributes.setdefault(STATUS_CODE_KEY, status)
-        del attributes["status"]
+    if "ddsource" not in present:
+        attributes["ddsource"] = context.source
+    if context.service and "service" not in present:
+        attributes["service"] = context.service
+    level = _settle_status(attributes) if "status" in present else status_of(attributes)
     if level is not None:
         attributes["status"] = level
+    if not present.isdisjoint(DATE_NAMES) or "logship" in attributes:
+        settle_dates(attributes, timestamp, context.window)
+    elif context.low <= timestamp <= context.high:  # no date of the app's, the usual case: the event time
+        attributes["timestamp"] = timestamp
+    else:
+        attributes["logship"] = {"original_timestamp": timestamp}
+    return attributes
+
+
+def _add_reserved(attributes: dict[str, Any], context: _Context, timestamp: int) -> dict[str, Any]:
+    """:func:`_enrich` of a log using none of the reserved names (too big to keep its text, or empty)."""
+    attributes["ddtags"] = context.ddtags
+    attributes["ddsource"] = context.source
+    if context.service:
+        attributes["service"] = context.service
+    if context.low <= timestamp <= context.high:
+        attributes["timestamp"] = timestamp
+    else:
+        attributes["logship"] = {"original_timestamp": timestamp}
+    status = _unreserved_status(attributes)
+    if status:
+        attributes["status"] = status
+    return attributes
+
+
+def _unwrapped(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The app's log inside a log router's wrapper (or wrappers), with the wrapper's fields; else ``attributes``."""
+    for _depth in range(wrappers.MAX_DEPTH):
+        if not wrappers.is_wrapper(attributes):
+            break
+        line = wrappers.line_of(attributes)
+        attributes = wrappers.merge(attributes, parse_json_log(line) or {"message": line})
+    return attributes
+
+
+def _settle_status(attributes: dict[str, Any]) -> str | None:
+    """The level of a log holding ``status``; a ``status`` that is no level is moved out of the way (never lost).
+
+    A number or numeric text goes to ``status_code``; other text to
+    ``logship.original_status``; null is dropped.
+    """
+    status = attributes["status"]
+    if type(status) is str and not is_http_code(status):
+        level = level_of(status)
+        if level is not None:
+            return level
+        del attributes["status"]
+        keep_original(attributes, "status", status)
+        return status_of(attributes)
+    del attributes["status"]
+    if status is not None:
+        attributes.setdefault(STATUS_CODE_KEY, int(status) if type(status) is str else status)
+    return status_of(attributes)
 
 
 def _dumps_lenient(attributes: dict[str, Any]) -> bytes:
-    """Serialize a log holding lone surrogates (invalid Unicode) with "?" in their place, as the S3 output has them."""
-    text = json.dumps(attributes, ensure_ascii=False)
-    return text.encode("utf-8", "replace")
+    """Serialize what orjson refuses: lone surrogates (as U+FFFD, as the S3 output has them), huge integers."""
+    text = json.dumps(attributes, ensure_ascii=False, default=str)
+    return scrub_text(text)[0].encode("utf-8")
+
+
+# The attributes a truncated entry keeps, when they hold a scalar.
+_KEPT_WHEN_TRUNCATED = ("ddtags", "ddsource", "service", "status", *DATE_ATTRIBUTES, "hostname")
 
 
 def truncate_entry(attributes: dict[str, Any], message: str, max_bytes: int) -> bytes:
     """A plain entry, under ``max_bytes``, holding the start of an oversized log and saying so.
 
-    Keeps the reserved attributes (tags, source, service, status, timestamp),
-    replaces the rest by the raw message cut at a UTF-8 boundary plus
-    :data:`TRUNCATION_MARKER`, and records the original size under ``logship``.
+    Keeps the reserved attributes (tags, source, service, status, dates,
+    hostname), replaces the rest by the raw message cut at a UTF-8 boundary
+    plus :data:`TRUNCATION_MARKER`, and records the original size under
+    ``logship`` (with any date logship moved there).
     """
     kept: dict[str, Any] = {
         key: attributes[key]
-        for key in ("ddtags", "ddsource", "service", "status", "timestamp", "date", "hostname")
+        for key in _KEPT_WHEN_TRUNCATED
         if key in attributes and type(attributes[key]) in (str, int, float)
     }
+    meta = attributes.get("logship")
+    moved = {k: v for k, v in meta.items() if k.startswith("original_")} if type(meta) is dict else {}
     original = len(message.encode("utf-8", "surrogatepass"))
-    kept["logship"] = {"truncated": True, "original_bytes": original}
+    kept["logship"] = {**moved, "truncated": True, "original_bytes": original}
     budget = max_bytes - len(_dumps_lenient(kept)) - 64
     text = message
     while True:

@@ -30,6 +30,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("EventsReingested", "events_reingested", "Count"),
     ("EventsNotJson", "events_not_json", "Count"),
     ("EventsFiltered", "events_filtered", "Count"),
+    ("ReplacedCharacters", "replaced_characters", "Count"),
     ("EntriesAccepted", "dd_accepted", "Count"),
     ("EntriesRejected", "dd_rejected", "Count"),
     ("EntriesUndelivered", "dd_undelivered", "Count"),

@@ -5,6 +5,8 @@ r"""S3 output step: what Firehose writes to S3 for one record.
 an S3 archive can be replayed with its tags. Either is gzip-compressed by
 default (S3 then holds a valid multi-member gzip file), since CloudWatch data
 grows 5-20x when decompressed and would not fit the 6 MB response otherwise.
+A message that is not valid Unicode (a lone surrogate) has each broken
+character replaced by U+FFFD, as in its Datadog entry.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Literal
 import orjson
 
 from logship import _gzip
+from logship.firehose.characters import scrub_text
 from logship.firehose.subscription import LogBatch, LogEvent
 
 OutputFormat = Literal["lines", "jsonl"]
@@ -58,7 +61,7 @@ def render(
             return b"\n".join([*encoded, b""])
         messages = [event["message"] for event in events]
         messages.append("")  # the last newline, without copying the joined text again
-        return "\n".join(messages).encode("utf-8", "replace")
+        return scrub_text("\n".join(messages))[0].encode("utf-8")
     group, stream, owner = batch.log_group, batch.log_stream, batch.owner
     dumps = orjson.dumps
     lines = []
@@ -74,7 +77,7 @@ def render(
         try:
             lines.append(dumps(line))
         except TypeError:  # lone surrogates in the message
-            line["message"] = event["message"].encode("utf-8", "replace").decode("utf-8")
+            line["message"] = scrub_text(event["message"])[0]
             lines.append(dumps(line))
     lines.append(b"")
     return b"\n".join(lines)

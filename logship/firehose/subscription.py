@@ -2,6 +2,9 @@
 
 A subscription record is ``base64(gzip(JSON))``. Every way that can be wrong
 becomes a :class:`~logship.errors.DecodeError` with a reason that names it.
+Broken characters are not such a way: an invalid UTF-8 byte or a lone UTF-16
+surrogate in a message costs that character (replaced by U+FFFD, see
+:mod:`logship.firehose.characters`), never the record; the batch counts them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import orjson
 
 from logship import _base64, _gzip, limits
 from logship.errors import DecodeError
+from logship.firehose.characters import decode_utf8, scrub_text
 
 DATA_MESSAGE = "DATA_MESSAGE"
 CONTROL_MESSAGE = "CONTROL_MESSAGE"
@@ -34,6 +38,8 @@ class LogBatch:
 
     ``events`` stays the list of plain dicts the JSON parser built: copying
     40,000 events into objects costs more than the rest of the decode step.
+    ``replaced_characters`` counts the broken characters (invalid UTF-8
+    sequences, lone surrogates) replaced by U+FFFD in the messages.
     """
 
     message_type: Literal["DATA_MESSAGE", "CONTROL_MESSAGE"]
@@ -42,6 +48,7 @@ class LogBatch:
     events: list[LogEvent]
     owner: str = ""
     subscription_filters: tuple[str, ...] = ()
+    replaced_characters: int = 0
 
     @property
     def is_control(self) -> bool:
@@ -61,16 +68,17 @@ def decode_payload(data: str | bytes, *, max_decompressed_bytes: int = limits.DE
 
 
 def parse_message(raw: bytes) -> LogBatch:
-    """Parse subscription JSON into a LogBatch; raise DecodeError on any missing or mistyped field."""
+    """Parse subscription JSON into a LogBatch; raise DecodeError on any missing or mistyped field.
+
+    Invalid UTF-8 bytes and lone surrogates in messages are replaced by U+FFFD
+    and counted in ``replaced_characters``; the other events are untouched.
+    """
+    replaced, lenient = 0, False
     try:
         doc: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        # orjson refuses lone UTF-16 surrogates ("\ud800"), which CloudWatch can
-        # carry from an app's output; the stdlib parser keeps them.
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            raise DecodeError(f"not JSON: {err}") from err
+    except orjson.JSONDecodeError:
+        doc, replaced = _parse_leniently(raw)
+        lenient = True
     if not isinstance(doc, dict):
         raise DecodeError("subscription message is not a JSON object")
     message_type = doc.get("messageType")
@@ -89,6 +97,8 @@ def parse_message(raw: bytes) -> LogBatch:
     for position, event in enumerate(events):
         if type(event) is not dict or type(event.get("message")) is not str or type(event.get("timestamp")) is not int:
             raise DecodeError(f"logEvents[{position}] lacks a string message or integer timestamp")
+    if lenient:  # only the stdlib parser lets lone surrogates into a message
+        replaced += _scrub_messages(events)
     filters = doc.get("subscriptionFilters")
     return LogBatch(
         message_type="DATA_MESSAGE",
@@ -97,7 +107,40 @@ def parse_message(raw: bytes) -> LogBatch:
         events=events,
         owner=_text(doc, "owner", required=False),
         subscription_filters=tuple(str(f) for f in filters) if isinstance(filters, list) else (),
+        replaced_characters=replaced,
     )
+
+
+def _parse_leniently(raw: bytes) -> tuple[Any, int]:
+    r"""The subscription JSON orjson refused, parsed again with broken characters replaced.
+
+    orjson refuses invalid UTF-8 anywhere in the payload and lone UTF-16
+    surrogate escapes (``"\ud800"``), both of which an app's output can put in
+    a CloudWatch message. Here invalid bytes become U+FFFD and the stdlib
+    parser, which keeps lone surrogates, reads the rest; what is still not JSON
+    is reported with the parser's own reason. Returns the document and the
+    number of invalid UTF-8 sequences replaced.
+    """
+    text, replaced = decode_utf8(raw)
+    try:
+        doc = json.loads(text)
+    except ValueError as err:
+        note = f" ({replaced} invalid UTF-8 sequences replaced first)" if replaced else ""
+        raise DecodeError(f"not JSON: {err}{note}") from err
+    except RecursionError as err:
+        raise DecodeError("not JSON: nested too deeply") from err
+    return doc, replaced
+
+
+def _scrub_messages(events: list[LogEvent]) -> int:
+    """Replace lone surrogates in every message, in place; the number replaced."""
+    total = 0
+    for event in events:
+        fixed, count = scrub_text(event["message"])
+        if count or fixed is not event["message"]:
+            event["message"] = fixed
+            total += count
+    return total
 
 
 def decode_record(

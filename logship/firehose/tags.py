@@ -5,11 +5,15 @@ The convention is group ``/<system>/<service>`` and stream
 ``application`` (the container) and ``task``. Both patterns are settings.
 Names outside the convention still get what can be read from them, and never
 raise.
+
+Every tag, derived or from ``DD_TAGS``, follows Datadog's tag rules
+(:func:`normalize_tag`), so what logship sends is what Datadog shows.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Iterable
 
@@ -20,11 +24,20 @@ DEFAULT_LOG_STREAM_PATTERN = r"^/(?P<system>[^/]+)/(?P<service>[^/]+)/(?P<applic
 #: The named groups a pattern may use.
 TAG_FIELDS = frozenset({"system", "service", "application", "task"})
 
+logger = logging.getLogger(__name__)
+
 UNKNOWN = "unknown"
-# Datadog tags: letters, digits, '_', '-', ':', '.', '/'; anything else becomes
-# '_'; at most 200 characters. https://docs.datadoghq.com/getting_started/tagging/
-_TAG_BAD_CHARS = re.compile(r"[^\w\-:./]", re.ASCII)
-_TAG_MAX_CHARS = 200
+# Datadog's tag rules ("Defining tags",
+# https://docs.datadoghq.com/getting_started/tagging/#define-tags, and the Agent's
+# normalizer, pkg/trace/traceutil/normalize): lower case; letters (Unicode),
+# digits, '_', '-', ':', '.', '/', anything else one '_'; starts with a letter;
+# no trailing '_' or ':'; at most 200 characters.
+TAG_MAX_CHARS = 200
+_TAG_PUNCTUATION = frozenset("-:./")
+# Tags (and values) already as Datadog keeps them, checked in one regex match, as the
+# Agent's normalizer has an ASCII fast path: most tags are.
+_NORMAL_TAG = re.compile(r"[a-z][a-z0-9\-:./]*(?:_[a-z0-9\-:./]+)*")
+_NORMAL_VALUE = re.compile(r"[a-z0-9\-:./]+(?:_[a-z0-9\-:./]+)*")
 # S3 prefixes built from partition keys: keep to characters that need no escaping.
 _PARTITION_BAD_CHARS = re.compile(r"[^A-Za-z0-9._\-]")
 # An ECS task id: 32 hex digits (new ARN format) or a UUID (old format).
@@ -65,9 +78,20 @@ class StreamTags:
             if value
         )
 
-    def ddtags(self, extra: Iterable[str] = ()) -> str:
-        """The ``ddtags`` attribute: derived tags then the user's ``DD_TAGS``, comma-separated."""
-        return ",".join((*self.as_tags(), *extra))
+    def ddtags(self, extra: Iterable[str] = (), *, service: bool = True) -> str:
+        """The ``ddtags`` attribute: derived tags then the user's ``DD_TAGS``, comma-separated.
+
+        One ``service:`` tag at most: the user's when ``extra`` has one, else
+        the derived one; none at all with ``service=False`` (for an entry whose
+        app names its own service).
+        """
+        extra = tuple(extra)
+        derived = self.as_tags()
+        if not service or service_tag(extra) is not None:
+            derived = tuple(tag for tag in derived if not tag.startswith("service:"))
+        if not service:
+            extra = tuple(tag for tag in extra if not tag.startswith("service:"))
+        return ",".join((*derived, *extra))
 
     def partition_keys(self) -> dict[str, str]:
         """Firehose dynamic-partitioning keys: always all three, ``unknown`` where missing.
@@ -84,10 +108,73 @@ class StreamTags:
         }
 
 
+def normalize_tag(tag: str, *, value_only: bool = False) -> str:
+    """``tag`` as Datadog stores it ("" when nothing is left), by Datadog's tag rules.
+
+    Lower-cased; letters (any script), digits, ``-``, ``:``, ``.``, ``/`` kept;
+    every run of other characters (``_`` included) one ``_``; leading
+    characters before the first letter dropped (unless ``value_only``: a tag
+    value may start with a digit); trailing ``_`` and ``:`` dropped; at most
+    200 characters. This follows the Datadog Agent's ``NormalizeTag``.
+    """
+    if len(tag) <= TAG_MAX_CHARS and (_NORMAL_VALUE if value_only else _NORMAL_TAG).fullmatch(tag) and tag[-1:] != ":":
+        return tag
+    out: list[str] = []
+    pending_cut = False
+    for written in tag:
+        if len(out) >= TAG_MAX_CHARS:
+            break
+        char = written
+        if written.isupper():
+            # Lower-cased only when that keeps its UTF-8 width, as the Agent does (İ stays).
+            lower = written.lower()
+            if len(lower) == 1 and len(lower.encode("utf-8", "surrogatepass")) == len(
+                written.encode("utf-8", "surrogatepass")
+            ):
+                char = lower
+        if char.isalpha() or (char == ":" and out):
+            pass
+        elif not out and not value_only:
+            continue  # a tag starts with a letter
+        elif not (char.isdecimal() or char in _TAG_PUNCTUATION):
+            pending_cut = True
+            continue
+        if pending_cut:
+            if out:
+                out.append("_")
+            pending_cut = False
+        out.append(char)
+    return "".join(out)[:TAG_MAX_CHARS].rstrip("_:")
+
+
 def clean_tag_value(value: str) -> str | None:
-    """A value Datadog keeps as written: bad characters become ``_``, cut at 200; None if empty."""
-    cleaned = _TAG_BAD_CHARS.sub("_", value.strip())[:_TAG_MAX_CHARS]
-    return cleaned or None
+    """A tag value as Datadog keeps it (:func:`normalize_tag` of a value); None if nothing is left."""
+    return normalize_tag(value.strip(), value_only=True) or None
+
+
+def service_tag(tags: Iterable[str]) -> str | None:
+    """The value of the first ``service:`` tag in ``tags``, or None."""
+    for tag in tags:
+        if tag.startswith("service:") and len(tag) > len("service:"):
+            return tag[len("service:") :]
+    return None
+
+
+def user_tags(tags: Iterable[str]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """``DD_TAGS`` as Datadog will store it: each tag normalised, empties and duplicates dropped.
+
+    Returns the tags and, for each tag that changed, what it became
+    (``"(dropped)"`` when nothing is left), so the caller can say so once.
+    """
+    kept: list[str] = []
+    changed: dict[str, str] = {}
+    for tag in tags:
+        normal = normalize_tag(tag)
+        if normal != tag:
+            changed[tag] = normal or "(dropped)"
+        if normal and normal not in kept:
+            kept.append(normal)
+    return tuple(kept), changed
 
 
 def derive_tags(
@@ -117,15 +204,18 @@ def derive_tags(
     else:
         fields.update(_stream_fallback(log_stream))
     return StreamTags(
-        system=_clean(fields.get("system")),
-        service=_clean(fields.get("service")),
-        application=_clean(fields.get("application")),
-        task=_clean(fields.get("task")),
+        system=_clean("system", fields.get("system")),
+        service=_clean("service", fields.get("service")),
+        application=_clean("application", fields.get("application")),
+        task=_clean("task", fields.get("task")),
     )
 
 
-def _clean(value: str | None) -> str | None:
-    return clean_tag_value(value) if value else None
+def _clean(key: str, value: str | None) -> str | None:
+    """The value of the tag ``key:value`` as Datadog keeps it (the 200 characters count the key)."""
+    if not value:
+        return None
+    return normalize_tag(f"{key}:{value.strip()}")[len(key) + 1 :] or None
 
 
 def _group_fallback(log_group: str) -> dict[str, str | None]:

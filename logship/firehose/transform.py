@@ -91,6 +91,8 @@ class RecordOutcome:
     #: Events whose entries were built but left out: not JSON (``ONLY_JSON``), or filtered out.
     not_json: int = 0
     filtered: int = 0
+    #: Broken characters (invalid UTF-8, lone surrogates) replaced by U+FFFD while decoding.
+    replaced_characters: int = 0
 
     def answer(self) -> dict[str, Any]:
         """The record as Firehose expects it in the response."""
@@ -125,8 +127,21 @@ def _route(
     budget: ResponseBudget,
     tag_cache: dict[tuple[str, str], StreamTags],
 ) -> tuple[RecordOutcome, list[bytes]]:
-    rid = record.record_id
     batch = parse_message(decode_payload(record.data, max_decompressed_bytes=options.max_decompressed_bytes))
+    outcome, entries = _route_batch(record, batch, options, budget, tag_cache)
+    if batch.replaced_characters:
+        outcome = dataclasses.replace(outcome, replaced_characters=batch.replaced_characters)
+    return outcome, entries
+
+
+def _route_batch(
+    record: FirehoseRecord,
+    batch: LogBatch,
+    options: TransformOptions,
+    budget: ResponseBudget,
+    tag_cache: dict[tuple[str, str], StreamTags],
+) -> tuple[RecordOutcome, list[bytes]]:
+    rid = record.record_id
     if batch.is_control:
         return RecordOutcome(rid, "Dropped", budget.reserved(rid), "CONTROL_MESSAGE", control=True), []
     if not batch.events:

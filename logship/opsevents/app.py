@@ -126,7 +126,7 @@ class OpsEventsApp:
         self._logged_skips = RecentKeys(_LOGGED_SKIP_KINDS)
         self._pool: ThreadPoolExecutor | None = None
         for notice in settings.notices:
-            logger.info(notice)
+            logger.warning(notice)
 
     def close(self) -> None:
         """Release threads and connections (a Lambda never needs to; tests and tools do)."""

@@ -2,7 +2,9 @@
 
 Speaks the part of the intake protocol logship relies on: ``POST
 /api/v2/logs`` with ``DD-API-KEY``, a JSON array body, optionally gzip or
-deflate, the 5 MB / 1,000-entry request limits, and 202 on success. Faults
+deflate, the 5 MB / 1,000-entry request limits, and 202 on success. As
+Datadog does, an entry whose date is more than 18 hours old or 2 hours ahead
+is answered 202 and silently not kept (it lands in ``discarded``). Faults
 are injected on demand: scripted statuses (``503, 503, 202``), ``Retry-After``
 headers, slow answers, dropped connections, an outage (one answer for every
 request until it ends), requests accepted but answered only after the client
@@ -32,6 +34,8 @@ import orjson
 
 from logship import _gzip, limits
 from logship.errors import DecodeError
+from logship.firehose.timestamps import DATE_ATTRIBUTES, DateWindow, datadog_date_ms
+from logship.testing._serving import BackgroundServer
 from logship.testing.datadog_api import DatadogApi
 
 INTAKE_PATH = "/api/v2/logs"
@@ -66,8 +70,10 @@ class RequestLog:
     api_key_ok: bool
 
 
-class IntakeEmulator:
+class IntakeEmulator(BackgroundServer):
     """A Datadog logs intake on 127.0.0.1, in a background thread."""
+
+    _thread_name = "dd-intake"
 
     def __init__(
         self,
@@ -89,6 +95,8 @@ class IntakeEmulator:
         #: The answer to every request the script does not answer, while Datadog is "down".
         self.outage: Fault | None = None
         self.entries: list[dict[str, Any]] = []
+        # Accepted with 202 but dropped for their date, as Datadog does.
+        self.discarded: list[dict[str, Any]] = []
         self.requests: list[RequestLog] = []
         #: The Datadog API beside the intake: events, metrics, monitors (see :mod:`logship.testing.datadog_api`).
         self.api = DatadogApi(api_keys)
@@ -96,7 +104,6 @@ class IntakeEmulator:
         self.connections = 0
         self.lock = threading.Lock()
         self._server = _Server((host, port), self)
-        self._thread: threading.Thread | None = None
 
     @property
     def api_keys(self) -> set[str] | None:
@@ -112,32 +119,12 @@ class IntakeEmulator:
     @property
     def url(self) -> str:
         """Base URL to put in ``DD_URL``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.base_url
 
     @property
     def intake_url(self) -> str:
         """The full URL logs are POSTed to."""
         return self.url + INTAKE_PATH
-
-    def start(self) -> IntakeEmulator:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dd-intake", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> IntakeEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- fault injection -------------------------------------------------
     def fail_next(self, *statuses: int, retry_after: float | None = None, delay: float = 0.0) -> None:
@@ -173,6 +160,7 @@ class IntakeEmulator:
         """Forget received entries, requests and faults."""
         with self.lock:
             self.entries.clear()
+            self.discarded.clear()
             self.requests.clear()
             self.connections = 0
         self.api.reset()
@@ -228,14 +216,27 @@ class IntakeEmulator:
         if self.poison is not None and any(self.poison in str(i.get("message", "")) for i in items):
             self._log(400, len(items), len(raw), len(body), key_ok)
             return 400, {}, b'{"errors":["rejected entry"]}'
+        window = DateWindow.around(int(time.time() * 1000), margin_ms=0)
         with self.lock:
-            self.entries.extend(items)
+            for item in items:
+                (self.entries if _kept_for_date(item, window) else self.discarded).append(item)
         self._log(202, len(items), len(raw), len(body), key_ok)
         return 202, {}, b"{}"
 
     def _log(self, status: int, entries: int, raw: int, body: int, key_ok: bool) -> None:
         with self.lock:
             self.requests.append(RequestLog(status, entries, raw, body, key_ok))
+
+
+def _kept_for_date(entry: dict[str, Any], window: DateWindow) -> bool:
+    """False when the first date attribute Datadog reads is a date outside its window."""
+    syslog = entry.get("syslog")
+    nested = {"syslog.timestamp": syslog["timestamp"]} if type(syslog) is dict and "timestamp" in syslog else {}
+    for name in DATE_ATTRIBUTES:
+        if name in entry or name in nested:
+            ms = datadog_date_ms(entry[name] if name in entry else nested[name])
+            return ms is None or window.keeps(ms)
+    return True
 
 
 def _decompress(encoding: str, body: bytes) -> bytes:

@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from logship.opsevents import limits
+from logship.testing._serving import BackgroundServer
 
 # The text Slack answers each status with (the changelog above; 429 from Slack "Rate limits").
 ANSWERS: dict[int, str] = {
@@ -65,8 +66,10 @@ class WebhookRequest:
     body_bytes: int
 
 
-class SlackWebhookEmulator:
+class SlackWebhookEmulator(BackgroundServer):
     """A Slack incoming webhook on 127.0.0.1, in a background thread."""
+
+    _thread_name = "slack-webhook"
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, rate_limit_interval: float | None = None) -> None:
         #: The secret part of the URL, as Slack's: /services/<team>/<channel hook>/<token>.
@@ -79,33 +82,12 @@ class SlackWebhookEmulator:
         self.lock = threading.Lock()
         self._last_accepted: float | None = None
         self._server = _Server((host, port), self)
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------
     @property
     def url(self) -> str:
         """The webhook URL to put in ``SLACK_WEBHOOK_URL`` (a secret, as a real one is)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{self.path}"
-
-    def start(self) -> SlackWebhookEmulator:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-webhook", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SlackWebhookEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.base_url + self.path
 
     # --- fault injection -------------------------------------------------
     def fail_next(self, *statuses: int, retry_after: float | None = None) -> None:

@@ -1,17 +1,22 @@
 """Synthetic Firehose events of CloudWatch Logs records, for the demo, tests and benchmarks.
 
-A realistic mix: many services following the naming convention (and a few
-that do not), 80% JSON logs with nested fields, levels and unicode, 20% plain
-lines, plus CONTROL_MESSAGE and corrupt records on request. Deterministic for
-a given seed.
+:func:`generate_event` makes a realistic mix: many services following the
+naming convention (and a few that do not), 80% JSON logs with nested fields,
+levels and unicode, 20% plain lines, plus CONTROL_MESSAGE and corrupt records
+on request. :func:`generate_shape_event` makes one :class:`LogShape` of
+:data:`SHAPES` (JSON with or without reserved names, plain lines, nested or
+large JSON, ...), for measuring how the kind of log changes the cost.
+Deterministic for a given seed.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import datetime
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -213,3 +218,227 @@ def generate_event(
         ][n % 3]
         records.insert(rng.randrange(len(records) + 1), firehose_record(f"bad-{len(records):06d}", bad))
     return firehose_event(records, stream=stream, kinesis_source=kinesis_source)
+
+
+# --- log shapes ---------------------------------------------------------------------
+#: Events per record: CloudWatch Logs batches a busy stream's events by the hundred.
+SHAPE_EVENTS_PER_RECORD = (80, 120)
+#: Large events come a few per record: a PutLogEvents batch holds at most 1 MB
+#: (CloudWatch Logs quotas), so a record of 10-100 kB events holds about ten.
+LARGE_EVENTS_PER_RECORD = (5, 15)
+#: Size of one message of the ``large`` shape, in bytes of JSON.
+LARGE_EVENT_BYTES = (10_000, 100_000)
+#: Share of JSON logs in the ``mix`` shape; the rest are plain lines.
+MIX_JSON_SHARE = 0.8
+_HTTP_STATUSES = (200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 429, 500, 503)
+# Room left under LARGE_EVENT_BYTES' upper end for the last item added past the target.
+_LARGE_SLACK_BYTES = 200
+
+#: Makes one message: ``(rng, service, timestamp_ms) -> message``.
+MessageMaker = Callable[[random.Random, str, int], str]
+
+
+@dataclasses.dataclass(frozen=True)
+class LogShape:
+    """One kind of log as services write it: how each message looks and how many come per record.
+
+    ``json`` is True when every message is a JSON object.
+    """
+
+    name: str
+    description: str
+    message: MessageMaker
+    events_per_record: tuple[int, int] = SHAPE_EVENTS_PER_RECORD
+    json: bool = True
+
+
+def _words(rng: random.Random) -> str:
+    words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, 14)))
+    if rng.random() < _UNICODE_SHARE:
+        words += " " + rng.choice(_UNICODE)
+    return words
+
+
+def _iso(timestamp_ms: int) -> str:
+    """ISO 8601 in UTC with milliseconds, as logging libraries write it: ``2023-11-14T22:13:20.001Z``."""
+    moment = datetime.datetime.fromtimestamp(timestamp_ms / 1000, datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _app_log(rng: random.Random, text_key: str = "msg") -> dict[str, Any]:
+    """An app's JSON log naming none of the reserved attributes: level, text, request and user."""
+    return {
+        "level": rng.choice(_LEVELS),
+        text_key: _words(rng),
+        "request": {
+            "id": uuid.UUID(int=rng.getrandbits(128)).hex,
+            "method": rng.choice(["GET", "POST", "PUT"]),
+            "path": f"/v1/{rng.choice(_WORDS)}/{rng.randint(1, 99999)}",
+            "duration_ms": round(rng.random() * 900, 3),
+        },
+        "user": {"id": rng.randint(1, 10**6), "name": rng.choice(_UNICODE)},
+    }
+
+
+def _json_log(rng: random.Random, service: str, timestamp_ms: int) -> str:
+    return orjson.dumps(_app_log(rng)).decode()
+
+
+def _json_message_log(rng: random.Random, service: str, timestamp_ms: int) -> str:
+    return orjson.dumps(_app_log(rng, "message")).decode()
+
+
+def _json_service_log(rng: random.Random, service: str, timestamp_ms: int) -> str:
+    doc = _app_log(rng)
+    doc["service"] = service
+    return orjson.dumps(doc).decode()
+
+
+def _json_status_log(rng: random.Random, service: str, timestamp_ms: int) -> str:
+    doc = _app_log(rng)
+    doc["status"] = rng.choice(_HTTP_STATUSES)
+    return orjson.dumps(doc).decode()
+
+
+def _json_timestamp_log(rng: random.Random, service: str, timestamp_ms: int) -> str:
+    doc = _app_log(rng)
+    doc["timestamp"] = _iso(timestamp_ms)
+    return orjson.dumps(doc).decode()
+
+
+def _plain_line(rng: random.Random, service: str, timestamp_ms: int) -> str:
+    return f"{_iso(timestamp_ms)} {rng.choice(['INFO', 'WARN', 'ERROR'])} [{service}] {_words(rng)}"
+
+
+def _mixed_log(rng: random.Random, service: str, timestamp_ms: int) -> str:
+    if rng.random() < MIX_JSON_SHARE:
+        return _json_status_log(rng, service, timestamp_ms)
+    return _plain_line(rng, service, timestamp_ms)
+
+
+def _nested_log(rng: random.Random, service: str, timestamp_ms: int) -> str:
+    """A JSON log four levels deep (HTTP exchange, user, trace, deployment), no reserved names at the top."""
+    doc = {
+        "level": rng.choice(_LEVELS),
+        "msg": _words(rng),
+        "http": {
+            "request": {
+                "method": rng.choice(["GET", "POST", "PUT", "DELETE"]),
+                "path": f"/v1/{rng.choice(_WORDS)}/{rng.randint(1, 99999)}",
+                "query": {"page": rng.randint(1, 50), "size": rng.choice([10, 50, 100])},
+                "headers": {
+                    "user-agent": f"client/{rng.randint(1, 9)}.{rng.randint(0, 20)}",
+                    "accept": "application/json",
+                    "x-request-id": uuid.UUID(int=rng.getrandbits(128)).hex,
+                },
+            },
+            "response": {
+                "status_code": rng.choice(_HTTP_STATUSES),
+                "bytes": rng.randint(0, 200_000),
+                "duration_ms": round(rng.random() * 900, 3),
+            },
+        },
+        "user": {
+            "id": rng.randint(1, 10**6),
+            "name": rng.choice(_UNICODE),
+            "roles": [rng.choice(_WORDS) for _ in range(rng.randint(1, 3))],
+            "org": {"id": rng.randint(1, 5000), "plan": rng.choice(["free", "team", "enterprise"])},
+        },
+        "trace": {
+            "id": uuid.UUID(int=rng.getrandbits(128)).hex,
+            "span": {"id": f"{rng.getrandbits(64):016x}", "parent": f"{rng.getrandbits(64):016x}"},
+        },
+        "context": {
+            "deployment": {
+                "region": rng.choice(["eu-west-1", "us-east-1"]),
+                "version": f"1.{rng.randint(0, 40)}.{rng.randint(0, 9)}",
+                "host": {"name": f"ip-10-0-{rng.randint(0, 255)}-{rng.randint(0, 255)}", "zone": "a"},
+            }
+        },
+    }
+    return orjson.dumps(doc).decode()
+
+
+def _large_log(rng: random.Random, service: str, timestamp_ms: int) -> str:
+    """A JSON log of 10-100 kB: an app log with a stack trace and an array of order lines."""
+    target = rng.randint(LARGE_EVENT_BYTES[0], LARGE_EVENT_BYTES[1] - _LARGE_SLACK_BYTES)
+    doc = _app_log(rng)
+    size = len(orjson.dumps(doc)) + len(',"stack":"","items":[]')
+    frames = []
+    while size < target // 2:
+        package, name, method = rng.choice(_WORDS), rng.choice(_WORDS).capitalize(), rng.choice(_WORDS)
+        frame = f"at com.example.{package}.{name}Service.{method}({name}Service.java:{rng.randint(1, 999)})"
+        frames.append(frame)
+        size += len(frame) + 2  # the newline joining frames is two bytes in JSON: \n
+    items = []
+    while size < target:
+        item = {
+            "sku": f"{rng.choice(_WORDS)}-{rng.randint(1, 99999)}",
+            "quantity": rng.randint(1, 20),
+            "price": round(rng.random() * 100, 2),
+        }
+        items.append(item)
+        size += len(orjson.dumps(item)) + 1
+    doc["stack"] = "\n".join(frames)
+    doc["items"] = items
+    return orjson.dumps(doc).decode()
+
+
+#: The log shapes :func:`generate_shape_event` makes, by name.
+SHAPES: Mapping[str, LogShape] = {
+    shape.name: shape
+    for shape in (
+        LogShape("json", "JSON with no reserved names (level, msg, request, user)", _json_log),
+        LogShape("json-message", "JSON whose `message` holds the text", _json_message_log),
+        LogShape("json-service", "JSON with an app `service`", _json_service_log),
+        LogShape("json-status", "JSON with a numeric HTTP `status`", _json_status_log),
+        LogShape("json-timestamp", "JSON with its own ISO 8601 `timestamp`", _json_timestamp_log),
+        LogShape("mix", "80% JSON each with an HTTP `status`, 20% plain lines", _mixed_log, json=False),
+        LogShape("plain", "plain lines only", _plain_line, json=False),
+        LogShape("nested", "JSON objects nested four levels deep", _nested_log),
+        LogShape("large", "JSON of 10-100 kB each", _large_log, events_per_record=LARGE_EVENTS_PER_RECORD),
+    )
+}
+
+
+def generate_shape_event(
+    shape: str,
+    *,
+    target_bytes: int = 1_000_000,
+    seed: int = 0,
+    services: int = 20,
+    start_ms: int | None = None,
+    stream: str = "logship-bench",
+) -> dict[str, Any]:
+    """A Firehose event whose records hold about ``target_bytes`` of compressed CloudWatch data of one shape.
+
+    Every message has the shape named ``shape`` (a key of :data:`SHAPES`);
+    every record is a DATA_MESSAGE of one stream named by the convention
+    (``/<system>/<service>``, ``/<system>/<service>/<container>/<task-id>``).
+    Raises ValueError for an unknown shape.
+    """
+    kind = SHAPES.get(shape)
+    if kind is None:
+        raise ValueError(f"unknown log shape {shape!r}; known: {', '.join(SHAPES)}")
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data
+    start = start_ms if start_ms is not None else 1_700_000_000_000
+    names = [
+        (_SYSTEMS[n % len(_SYSTEMS)], f"svc-{n:03d}", rng.choice(["app", "worker", "nginx"])) for n in range(services)
+    ]
+    records: list[dict[str, Any]] = []
+    total = 0
+    event_id = 0
+    while total < target_bytes:
+        system, service, container = rng.choice(names)
+        task = uuid.UUID(int=rng.getrandbits(128)).hex
+        events = []
+        for _ in range(rng.randint(*kind.events_per_record)):
+            event_id += 1
+            timestamp = start + event_id
+            events.append(
+                {"id": f"{event_id:056d}", "timestamp": timestamp, "message": kind.message(rng, service, timestamp)}
+            )
+        payload = subscription_payload(f"/{system}/{service}", f"/{system}/{service}/{container}/{task}", events)
+        total += len(payload)
+        records.append(firehose_record(f"rec-{len(records):06d}", payload))
+    return firehose_event(records, stream=stream)

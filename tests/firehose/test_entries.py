@@ -9,13 +9,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.firehose.entries import TRUNCATION_MARKER, EntryOptions, _enrich, build_entries, level_of
+from logship.firehose.entries import TRUNCATION_MARKER, EntryOptions, _Context, _enrich, build_entries, level_of
+from logship.firehose.levels import FIELD_NAMES, STATUSES
 from logship.firehose.s3_output import encode_messages
 from logship.firehose.subscription import LogBatch
 from logship.firehose.tags import StreamTags
+from logship.firehose.timestamps import DATE_ATTRIBUTES, DateWindow, datadog_date_ms
 from logship.settings import Settings
 
 TAGS = StreamTags("cron", "billing", "app", "task1")
+# The events below date from 1_700_000_000_000 (2023-11-14T22:13:20Z); entries are built
+# as if sent a second later, so Datadog's date window is the one around them.
+NOW_MS = 1_700_000_001_000
+
+
+def options(**kwargs) -> EntryOptions:
+    """EntryOptions with the clock at NOW_MS."""
+    return EntryOptions(clock=lambda: NOW_MS / 1000, **kwargs)
 
 
 def batch(*messages: str, ts: int = 1_700_000_000_000) -> LogBatch:
@@ -23,8 +33,8 @@ def batch(*messages: str, ts: int = 1_700_000_000_000) -> LogBatch:
     return LogBatch("DATA_MESSAGE", "/cron/billing", "/cron/billing/app/task1", events)  # type: ignore[arg-type]
 
 
-def entries(*messages: str, **options: Any) -> list[dict[str, Any]]:
-    return [orjson.loads(e) for e in build_entries(batch(*messages), TAGS, EntryOptions(**options))]
+def entries(*messages: str, **kwargs: Any) -> list[dict[str, Any]]:
+    return [orjson.loads(e) for e in build_entries(batch(*messages), TAGS, options(**kwargs))]
 
 
 def test_json_log_becomes_attributes_with_reserved_fields():
@@ -70,10 +80,10 @@ def test_numeric_status_is_an_http_code_not_a_level():
 
 def test_apps_own_reserved_fields_win_and_never_raise():
     """An app's own service, ddsource, timestamp and ddtags are kept (tags are appended), no error."""
-    [entry] = entries('{"service":"mine","ddsource":"java","timestamp":"2024-01-01T00:00:00Z","ddtags":"team:x"}')
+    [entry] = entries('{"service":"mine","ddsource":"java","timestamp":"2023-11-14T22:00:00Z","ddtags":"team:x"}')
     assert entry["service"] == "mine"
     assert entry["ddsource"] == "java"
-    assert entry["timestamp"] == "2024-01-01T00:00:00Z"
+    assert entry["timestamp"] == "2023-11-14T22:00:00Z"
     assert entry["ddtags"].endswith(",team:x") and entry["ddtags"].startswith("system:cron")
 
 
@@ -88,7 +98,7 @@ def test_only_json_by_default_plain_lines_when_false():
 def test_oversized_log_is_truncated_with_a_marker_not_dropped():
     """A log over the per-log limit is cut to fit, marked, and says its original size."""
     huge = '{"msg":"' + "x" * 5000 + '"}'
-    [raw] = build_entries(batch(huge), TAGS, EntryOptions(max_entry_bytes=1000))
+    [raw] = build_entries(batch(huge), TAGS, options(max_entry_bytes=1000))
     assert len(raw) <= 1000
     entry = orjson.loads(raw)
     assert entry["message"].endswith(TRUNCATION_MARKER)
@@ -98,7 +108,7 @@ def test_oversized_log_is_truncated_with_a_marker_not_dropped():
 
 def test_escapes_heavy_log_still_truncates_under_the_limit():
     """Control characters that JSON-escape to six bytes each still end under the limit."""
-    [raw] = build_entries(batch("\x01" * 3000), TAGS, EntryOptions(only_json=False, max_entry_bytes=2000))
+    [raw] = build_entries(batch("\x01" * 3000), TAGS, options(only_json=False, max_entry_bytes=2000))
     assert len(raw) <= 2000
 
 
@@ -122,11 +132,9 @@ def test_redaction_and_filters_apply_to_datadog_entries():
     assert Settings.from_env({}).transform.entries.message_filter is None
 
 
-@pytest.mark.parametrize(
-    ("value", "level"), [("INFO", "info"), ("bogus", "bogus"), (200, None), (3.5, None), ("", None)]
-)
+@pytest.mark.parametrize(("value", "level"), [("INFO", "info"), ("bogus", None), (200, None), (3.5, None), ("", None)])
 def test_level_of(value, level):
-    """Level values normalise; numbers outside syslog and pino ranges are not levels."""
+    """Level values normalise; text no Datadog rule reads and numbers outside syslog and pino ranges are not levels."""
     assert level_of(value) == level
 
 
@@ -138,16 +146,15 @@ SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | TEXT
 def test_any_json_object_log_gives_one_valid_entry(log):
     """Any JSON object log becomes exactly one entry that is valid JSON with the derived tags."""
     message = orjson.dumps(log).decode()
-    [raw] = build_entries(batch(message), TAGS, EntryOptions())
+    [raw] = build_entries(batch(message), TAGS, options())
     entry = orjson.loads(raw)
     assert "system:cron" in entry["ddtags"]
 
 
 def reference_entry(message: str, tags: StreamTags = TAGS, source: str = "firehose") -> dict[str, Any]:
     """What an entry must hold: the app's object merged the careful way (``_enrich``), as a dict."""
-    attributes = orjson.loads(message)
-    _enrich(attributes, tags.ddtags(()), tags.service, source, 1_700_000_000_000)
-    return attributes
+    context = _Context(tags, (), source, DateWindow.around(NOW_MS))
+    return _enrich(orjson.loads(message), context, 1_700_000_000_000)
 
 
 LEVELS = st.sampled_from(["info", "ERROR", "Warn", "fatal", "bogus", "", 30, 5, 200, None])
@@ -182,15 +189,15 @@ def test_entries_match_the_careful_merge_whatever_the_path(log, indent, trailing
     message = json.dumps(log, indent=indent, ensure_ascii=False) + trailing
     expected = reference_entry(message)
     one = batch(message)
-    from_text = build_entries(one, TAGS, EntryOptions())
-    from_bytes = build_entries(one, TAGS, EntryOptions(), encoded=encode_messages(one.events))
+    from_text = build_entries(one, TAGS, options())
+    from_bytes = build_entries(one, TAGS, options(), encoded=encode_messages(one.events))
     assert from_text == from_bytes
     assert [orjson.loads(raw) for raw in from_text] == [expected]
 
 
 def test_kept_text_keeps_the_apps_own_spelling():
     """A log without reserved names is sent as the app wrote it (number spelling, key order), plus ours."""
-    [raw] = build_entries(batch('{"b": 1.50, "a": 1E3, "level": "warn"}  '), TAGS, EntryOptions())
+    [raw] = build_entries(batch('{"b": 1.50, "a": 1E3, "level": "warn"}  '), TAGS, options())
     assert raw.startswith(b'{"b": 1.50, "a": 1E3, "level": "warn",')
     assert raw.endswith(b',"timestamp":1700000000000,"status":"warning"}')
     assert orjson.loads(raw)["a"] == 1000.0
@@ -207,8 +214,8 @@ def test_a_lone_surrogate_leaves_the_batch_to_the_text_path():
     """Messages that are not valid Unicode have no UTF-8 form: encode_messages says so, entries still come."""
     one = batch('{"msg":"ok"}', "bad \ud800 line")
     assert encode_messages(one.events) is None
-    sent = [orjson.loads(e) for e in build_entries(one, TAGS, EntryOptions(only_json=False), encoded=None)]
-    assert sent[0]["msg"] == "ok" and sent[1]["message"] == "bad ? line"
+    sent = [orjson.loads(e) for e in build_entries(one, TAGS, options(only_json=False), encoded=None)]
+    assert sent[0]["msg"] == "ok" and sent[1]["message"] == "bad \ufffd line"
 
 
 def test_redaction_applies_to_json_logs_kept_as_text():
@@ -216,6 +223,144 @@ def test_redaction_applies_to_json_logs_kept_as_text():
     message_filter = Settings.from_env({"LOGSHIP_REDACT": "email"}).transform.entries.message_filter
     one = batch('{"msg":"mail bob@example.com","level":"info"}')
     for encoded in (None, encode_messages(one.events)):
-        [raw] = build_entries(one, TAGS, EntryOptions(message_filter=message_filter), encoded=encoded)
+        [raw] = build_entries(one, TAGS, options(message_filter=message_filter), encoded=encoded)
         assert b"bob@example.com" not in raw
         assert orjson.loads(raw)["msg"] == "mail [REDACTED_EMAIL]"
+
+
+STALE_NOW_MS = NOW_MS + 30 * 3_600_000  # the same events, sent 30 hours later
+
+
+@given(APP_LOG, st.sampled_from(["", "\n", " \r\n\t"]))
+def test_entries_of_stale_events_match_the_careful_merge_too(log, trailing):
+    """Events Datadog would discard for their date: kept text or merged, the entry is the careful merge's."""
+    import json
+
+    message = json.dumps(log, ensure_ascii=False) + trailing
+    context = _Context(TAGS, (), "firehose", DateWindow.around(STALE_NOW_MS))
+    expected = _enrich(orjson.loads(message), context, 1_700_000_000_000)
+    stale = EntryOptions(clock=lambda: STALE_NOW_MS / 1000)
+    [raw] = build_entries(batch(message), TAGS, stale)
+    assert orjson.loads(raw) == expected
+    assert "timestamp" not in expected or expected["timestamp"] != 1_700_000_000_000
+
+
+def test_a_stale_event_keeps_its_text_and_its_time_under_logship():
+    """A log without reserved names from a backlog keeps its own text; its time moves under logship."""
+    stale = EntryOptions(clock=lambda: STALE_NOW_MS / 1000)
+    [raw] = build_entries(batch('{"b": 1.50, "level": "warn"}'), TAGS, stale)
+    assert raw.startswith(b'{"b": 1.50, "level": "warn",')
+    assert raw.endswith(b',"logship":{"original_timestamp":1700000000000},"status":"warning"}')
+
+
+def test_integers_past_64_bits_are_sent_exactly():
+    """A log that keeps its own text sends an integer past 64 bits digit for digit, with the log's status."""
+    [raw] = build_entries(batch('{"level":"info","big":123456789012345678901234567890}'), TAGS, options())
+    assert b'"big":123456789012345678901234567890,' in raw
+    assert orjson.loads(raw)["status"] == "info"
+
+
+LEVEL_VALUES = st.one_of(
+    st.sampled_from(["ERROR", "warn", "Information", "FATAL2", "ERROR+2", "\x1b[31merror\x1b[39m", "bogus", ""]),
+    st.text(max_size=8),
+    st.integers(-10, 100_000),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+)
+DATE_VALUES = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    st.integers(NOW_MS - 30 * 3_600_000, NOW_MS + 10 * 3_600_000),
+    st.integers(NOW_MS - 30 * 3_600_000, NOW_MS + 10 * 3_600_000).map(lambda ms: ms / 1000),
+    st.integers(NOW_MS - 30 * 3_600_000, NOW_MS + 10 * 3_600_000).map(lambda ms: str(ms * 1_000_000)),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.text(max_size=12),
+    st.booleans(),
+    st.none(),
+)
+# Letters, digits, symbols, spaces, control characters and lone surrogates (a cut emoji).
+ANY_TEXT = st.text(st.characters(categories=["Cs", "Ll", "Lu", "Lo", "Nd", "So", "Zs", "Cc"]), max_size=16)
+LEVEL_FIELDS = st.dictionaries(
+    st.sampled_from(sorted(FIELD_NAMES - {"syslog", "record", "log"})), LEVEL_VALUES, max_size=3
+)
+NESTED = st.fixed_dictionaries(
+    {},
+    optional={
+        "log": st.fixed_dictionaries({}, optional={"level": LEVEL_VALUES}),
+        "syslog": st.fixed_dictionaries({}, optional={"severity": LEVEL_VALUES, "timestamp": DATE_VALUES}),
+        "record": st.fixed_dictionaries(
+            {}, optional={"level": st.fixed_dictionaries({}, optional={"name": LEVEL_VALUES})}
+        ),
+    },
+)
+DATES = st.dictionaries(st.sampled_from(DATE_ATTRIBUTES[:-1]), DATE_VALUES, max_size=3)
+
+
+@given(
+    st.dictionaries(ANY_TEXT, ANY_TEXT | st.integers() | st.none(), max_size=4),
+    LEVEL_FIELDS,
+    NESTED,
+    DATES,
+    st.sampled_from(["", "  ", "\n", "\ufeff", " \r\n"]),
+    st.booleans(),
+    st.integers(NOW_MS - 30 * 3_600_000, NOW_MS + 10 * 3_600_000),
+)
+def test_any_json_object_log_gives_valid_json_a_known_status_and_a_date_datadog_keeps(
+    fields, levels, nested, dates, framing, escaped, event_ms
+):
+    """Any JSON object log gives strict JSON with one of Datadog's statuses (or none) and dates Datadog keeps.
+
+    Whatever its level fields, date types or characters (lone surrogates,
+    escaped or not), the entry is valid UTF-8 JSON, and every date Datadog
+    reads in it is inside Datadog's window.
+    """
+    import json
+
+    log = {**fields, **levels, **nested, **dates}
+    message = framing + json.dumps(log, ensure_ascii=escaped)  # escaped: \\ud83d; not: the raw code point
+    one = LogBatch(
+        "DATA_MESSAGE",
+        "/cron/billing",
+        "/cron/billing/app/task1",
+        [{"id": "1", "timestamp": event_ms, "message": message}],
+    )
+    [raw] = build_entries(one, TAGS, options())
+    raw.decode("utf-8")
+    entry = orjson.loads(raw)
+    assert entry.get("status") in {*STATUSES, None}
+    datadog = DateWindow.around(NOW_MS, margin_ms=0)
+    syslog = entry.get("syslog")
+    found = [entry[name] for name in DATE_ATTRIBUTES if name in entry]
+    found += [syslog["timestamp"]] if type(syslog) is dict and "timestamp" in syslog else []
+    for value in found:
+        ms = datadog_date_ms(value)
+        assert ms is not None and datadog.keeps(ms)
+
+
+@pytest.mark.parametrize("framing", [" ", "\n", "\r\n\t", "\ufeff", "\ufeff \n"])
+def test_json_after_framing_is_json_from_text_and_from_bytes(framing):
+    """Whitespace, line ends or a byte order mark before the object: a JSON log, the same from text or bytes."""
+    one = batch(framing + '{"level":"error","msg":"disk full"}', "  at Main.java:1")
+    from_text = build_entries(one, TAGS, options(only_json=False))
+    from_bytes = build_entries(one, TAGS, options(only_json=False), encoded=encode_messages(one.events))
+    assert from_text == from_bytes
+    assert [orjson.loads(raw) for raw in from_text] == [
+        reference_entry('{"level":"error","msg":"disk full"}'),
+        {
+            "message": "  at Main.java:1",
+            "ddsource": "firehose",
+            "ddtags": TAGS.ddtags(()),
+            "timestamp": 1_700_000_000_001,
+            "service": "billing",
+        },
+    ]
+
+
+def test_deeply_nested_logs_never_fail_the_batch():
+    """A log nested deeper than the parsers go is sent as a plain line; a deep one with a cut emoji as JSON."""
+    too_deep = '{"a":' * 1100 + "1" + "}" * 1100
+    deep = '{"a":' * 600 + '"\\ud800"' + "}" * 600
+    [plain, parsed] = build_entries(batch(too_deep, deep), TAGS, options(only_json=False))
+    assert orjson.loads(plain)["message"] == too_deep
+    assert b"\xef\xbf\xbd" in parsed and orjson.loads(parsed)["ddtags"] == TAGS.ddtags(())

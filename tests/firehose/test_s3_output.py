@@ -60,10 +60,10 @@ def test_multiline_messages_stay_whole_in_jsonl():
 
 
 def test_invalid_unicode_is_replaced_not_raised():
-    """A lone surrogate becomes "?" in S3 output instead of failing the record."""
-    assert build_output(batch("a\ud800b"), OutputOptions(compression="none")) == b"a?b\n"
+    """A lone surrogate becomes U+FFFD in S3 output (as in its Datadog entry) instead of failing the record."""
+    assert build_output(batch("a\ud800b"), OutputOptions(compression="none")) == "a\ufffdb\n".encode()
     line = orjson.loads(build_output(batch("a\ud800b"), OutputOptions(format="jsonl", compression="none")))
-    assert line["message"] == "a?b"
+    assert line["message"] == "a\ufffdb"
 
 
 @given(st.lists(st.text(st.characters(codec="utf-8")), min_size=1, max_size=20))

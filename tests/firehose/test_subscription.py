@@ -74,10 +74,11 @@ def test_gzip_bomb_is_refused_at_the_cap():
 
 
 def test_lone_surrogates_from_apps_still_decode():
-    """A payload with a lone UTF-16 surrogate escape (valid JSON, invalid Unicode) still decodes."""
+    """A payload with a lone UTF-16 surrogate escape (valid JSON, invalid Unicode) decodes, that character U+FFFD."""
     raw = b'{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{"id":"1","timestamp":1,"message":"x\\ud800y"}]}'
     batch = decode_record(b64(zlib.compress(raw, 6, wbits=31)))
-    assert batch.events[0]["message"] == "x\ud800y"
+    assert batch.events[0]["message"] == "x\ufffdy"
+    assert batch.replaced_characters == 1
 
 
 def test_encode_batch_round_trips_a_slice_of_events():
@@ -113,3 +114,27 @@ def test_stdlib_fallbacks_decode_and_encode_the_same():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def raw_payload(*messages: bytes) -> str:
+    """base64(gzip()) of a DATA_MESSAGE whose messages are the given raw bytes, unchecked (as CloudWatch may send)."""
+    events = b",".join(b'{"id":"%d","timestamp":1,"message":"%s"}' % (n, message) for n, message in enumerate(messages))
+    doc = b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/a/b","logStream":"s","logEvents":[%s]}' % events
+    return b64(zlib.compress(doc, 6, wbits=31))
+
+
+def test_an_invalid_utf8_byte_costs_one_character_not_the_record():
+    """An invalid byte in one message becomes U+FFFD, counted; the other events decode unchanged."""
+    batch = decode_record(raw_payload(b"ok 1", b"bad \xff byte \xc3", b"\xe2\x9c\x85 fine"))
+    assert [e["message"] for e in batch.events] == ["ok 1", "bad \ufffd byte \ufffd", "✅ fine"]
+    assert batch.replaced_characters == 2
+
+
+def test_a_record_that_is_not_json_names_the_json_fault_not_the_bad_byte():
+    """When bad bytes come with broken JSON, the reason is the JSON fault (and says bytes were replaced)."""
+    broken = b64(zlib.compress(b'{"messageType":"DATA_MESSAGE","logEvents":[{"message":"\xff"}', 6, wbits=31))
+    with pytest.raises(DecodeError, match=r"not JSON: Expecting .* \(1 invalid UTF-8 sequences replaced first\)"):
+        decode_record(broken)
+    with pytest.raises(DecodeError) as caught:
+        decode_record(broken)
+    assert "surrogates" not in str(caught.value)

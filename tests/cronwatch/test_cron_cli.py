@@ -113,3 +113,15 @@ def test_monitors_plan_apply_and_prune_from_the_command_line(scheduled_rule, loc
         assert pruned.returncode == 0, pruned.stderr
         assert pruned.stdout.splitlines()[-1].startswith("Applied: 0 created, 0 updated, 0 recreated, 2 deleted.")
         assert not any("host-backup" in tag for m in datadog.api.monitors.values() for tag in m["tags"])
+
+
+def test_the_example_jobs_file_applies_into_the_emulator_without_aws(tmp_path):
+    """The README's local run: examples/cronwatch-jobs.toml, --no-discover, into the emulator; every monitor accepted."""
+    with IntakeEmulator() as datadog:
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "DD_API_URL": datadog.url,
+               "DD_API_KEY": "x", "DD_APP_KEY": "x"}  # fmt: skip
+        out = logship(["monitors", "apply", "--no-discover", "--jobs", str(ROOT / "examples/cronwatch-jobs.toml")], env)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines()[0] == "Jobs: 3 (3 from the jobs file)."
+        assert out.stdout.splitlines()[-1].startswith("Applied: 8 created,")
+        assert len(datadog.api.monitors) == 8

@@ -33,7 +33,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logship.cronwatch.discovery import JobsFound, TaskDefinitions, find_jobs, pages, read_jobs_file
 from logship.cronwatch.jobs import Job, names_from_task_definition
@@ -43,6 +43,10 @@ from logship.opsevents import console
 from logship.opsevents.model import Fact, Kind, Link, OpsEvent
 from logship.opsevents.severity import severity_of
 from logship.secrets import ApiKeyProvider, boto3_client_factory
+
+if TYPE_CHECKING:
+    from logship.opsevents.app import OpsEventsApp
+    from logship.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -362,10 +366,10 @@ class RunWatch:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
         client_factory: ClientFactory | None = None,
-        events_app: Any = None,
+        events_app: OpsEventsApp | None = None,
         metrics: MetricsClient | None = None,
         clock: Callable[[], float] = time.time,
         page_size: int | None = None,
@@ -404,7 +408,7 @@ class RunWatch:
         return self._clients[service]
 
     @property
-    def events_app(self) -> Any:
+    def events_app(self) -> OpsEventsApp:
         """The ops events orchestrator (Datadog events and Slack), built at first use."""
         if self._events_app is None:
             from logship.opsevents.app import OpsEventsApp
@@ -540,10 +544,8 @@ class RunWatch:
         app = self.events_app
         usable = set(app.sinks) & only if only is not None else set(app.sinks)
         if not usable:
-            if only is not None:
-                logger.warning(
-                    "run watch: the digest needs a Slack webhook (SLACK_WEBHOOK_URL, _SSM_NAME or _SECRET_ARN)"
-                )
+            what = "the digest needs" if only is not None else "overlap alerts need Datadog or"
+            logger.warning("run watch: %s a Slack webhook (SLACK_WEBHOOK_URL, _SSM_NAME or _SECRET_ARN)", what)
             return 0
         try:
             result = app.deliver(events, context, only=only)

@@ -9,7 +9,7 @@ SAM_CLI_VERSION ?= 1.170.0
 SAM_VENV := $(VENV)/sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 
-.PHONY: setup demo test lint sam bench lambda-zip clean build-LogshipFunction build-SubscriptionsFunction build-EventsFunction
+.PHONY: setup demo test lint sam bench lambda-zip clean build-LogshipFunction build-SubscriptionsFunction build-EventsFunction build-WatchFunction
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ lambda-zip: $(STAMP)
 # `sam build` (deploy/template.yaml: BuildMethod makefile) runs these in the
 # repository root with ARTIFACTS_DIR set: the package of `make lambda-zip`,
 # written unzipped where SAM picks it up. They need python3 (3.11+) and pip only.
-build-LogshipFunction build-SubscriptionsFunction build-EventsFunction:
+build-LogshipFunction build-SubscriptionsFunction build-EventsFunction build-WatchFunction:
 	$(PYTHON) deploy/build_zip.py --tree "$(ARTIFACTS_DIR)"
 
 clean:

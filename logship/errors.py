@@ -37,3 +37,14 @@ class TransportError(LogshipError):
         super().__init__(f"{host}: {reason}")
         self.host = host
         self.reason = reason
+
+
+class ApiError(LogshipError):
+    """Datadog's API refused a request or answered an error; the message names the call, the status and the answer.
+
+    ``status`` is the HTTP status (None when there was no answer).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 
 from logship import limits, s3uri
+from logship.cronwatch.options import CronwatchOptions, parse_jobs_file_location, parse_notify
 from logship.datadog import sites
 from logship.datadog.api import ApiOptions
 from logship.datadog.logs import LogsIntakeOptions
@@ -85,6 +86,10 @@ SLACK_WEBHOOK_URL_SSM_NAME = "SLACK_WEBHOOK_URL_SSM_NAME"
 SLACK_WEBHOOK_URL_SECRET_ARN = "SLACK_WEBHOOK_URL_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
 LOGSHIP_SLACK_SEVERITIES = "LOGSHIP_SLACK_SEVERITIES"
 LOGSHIP_EVENTS_IGNORE = "LOGSHIP_EVENTS_IGNORE"
+# --- Cron watch (monitors as code and the run watch; Datadog, Slack as above) ---
+LOGSHIP_MONITOR_NOTIFY = "LOGSHIP_MONITOR_NOTIFY"
+LOGSHIP_JOBS_FILE = "LOGSHIP_JOBS_FILE"
+LOGSHIP_WATCH_SUMMARY = "LOGSHIP_WATCH_SUMMARY"
 #: Where the Slack webhook URL may come from: for the commands' help.
 SLACK_WEBHOOK_ENV_NAMES: tuple[str, ...] = (SLACK_WEBHOOK_URL, SLACK_WEBHOOK_URL_SSM_NAME, SLACK_WEBHOOK_URL_SECRET_ARN)
 
@@ -136,6 +141,9 @@ ALL_ENV_NAMES: tuple[str, ...] = (
     SLACK_WEBHOOK_URL_SECRET_ARN,
     LOGSHIP_SLACK_SEVERITIES,
     LOGSHIP_EVENTS_IGNORE,
+    LOGSHIP_MONITOR_NOTIFY,
+    LOGSHIP_JOBS_FILE,
+    LOGSHIP_WATCH_SUMMARY,
 )
 
 # SSM parameter names (SSM API reference, PutParameter): letters, digits, "_.-", and "/"
@@ -196,6 +204,8 @@ class Settings:
     notices: tuple[str, ...] = ()
     #: The ops events Lambda: routing, the Slack webhook, retries (Datadog key, site, tags, dead letter as above).
     events: EventsOptions = EventsOptions()
+    #: Cron watch: monitors' notification handles, the declared-jobs file, the run watch's summary.
+    cronwatch: CronwatchOptions = CronwatchOptions()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -284,6 +294,7 @@ class Settings:
             log_level=parser.choice(LOGSHIP_LOG_LEVEL, LOG_LEVELS, upper=True),
             notices=tuple(parser.notices),
             events=parser.events(),
+            cronwatch=parser.cronwatch(),
         )
         if parser.problems:
             raise ConfigError("invalid settings: " + "; ".join(parser.problems))
@@ -447,6 +458,21 @@ class _Parser:
             )
         )
         return EventsOptions(routing=RoutingOptions(slack_severities=severities, ignore=ignore), slack=slack)
+
+    def cronwatch(self) -> CronwatchOptions:
+        """The cron watch section: handles and the jobs file checked for shape (the file is read when used)."""
+        notify: tuple[str, ...] = ()
+        jobs_file = None
+        try:
+            notify = parse_notify(self.env.get(LOGSHIP_MONITOR_NOTIFY), variable=LOGSHIP_MONITOR_NOTIFY)
+        except ConfigError as err:
+            self.problems.append(str(err))
+        try:
+            jobs_file = parse_jobs_file_location(self.env.get(LOGSHIP_JOBS_FILE), variable=LOGSHIP_JOBS_FILE)
+        except ConfigError as err:
+            self.problems.append(str(err))
+        summary = self.flag(LOGSHIP_WATCH_SUMMARY, default=False)
+        return CronwatchOptions(notify=notify, jobs_file=jobs_file, watch_summary=summary)
 
     def redactions(self, name: str) -> frozenset[str]:
         names = frozenset(part.lower() for part in parse_tags(self.env.get(name, "")))

@@ -63,16 +63,19 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
     }
 
 
-#: Logical ids of the functions: the Firehose transformation, the subscriptions custom resource, ops events.
+#: Logical ids of the functions: the Firehose transformation, the subscriptions custom resource, ops events,
+#: cron watch's run watch.
 TRANSFORM_FUNCTION = "LogshipFunction"
 SUBSCRIPTIONS_FUNCTION = "SubscriptionsFunction"
 EVENTS_FUNCTION = "EventsFunction"
+WATCH_FUNCTION = "WatchFunction"
+FUNCTIONS = (TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION, EVENTS_FUNCTION, WATCH_FUNCTION)
 MAKEFILE = ROOT / "Makefile"
 
 
 def function_properties(template: dict[str, Any], name: str = TRANSFORM_FUNCTION) -> dict[str, Any]:
     functions = resources_of(template, "AWS::Serverless::Function")
-    assert set(functions) == {TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION, EVENTS_FUNCTION}, sorted(functions)
+    assert set(functions) == set(FUNCTIONS), sorted(functions)
     return functions[name]["Properties"]
 
 
@@ -147,6 +150,14 @@ def policy_documents(resource: dict[str, Any]) -> Iterator[tuple[str, dict[str, 
             yield f"Policies[{index}]", policy
 
 
+#: Actions IAM authorizes on "*" only: the Service Authorization Reference lists no resource type for them
+#: (ecs:ListTasks names an optional container-instance, which a call without one does not use).
+#: test_wildcard_resources_are_only_for_actions_without_resource_types checks the list against cfn-lint's copy.
+RESOURCE_WILDCARD_ACTIONS = frozenset(
+    {"ecs:ListClusters", "ecs:ListTasks", "ecs:DescribeTaskDefinition", "events:ListRules", "scheduler:ListSchedules"}
+)
+
+
 def is_wildcard(value: Any) -> bool:
     if isinstance(value, dict) and "Fn::Sub" in value:
         value = value["Fn::Sub"]
@@ -172,12 +183,14 @@ def wildcard_grants(template: dict[str, Any]) -> list[str]:
                 where = f"{name} {label} {statement.get('Sid', '')}".strip()
                 if "NotAction" in statement or "NotResource" in statement:
                     problems.append(f"{where}: NotAction/NotResource grants everything else")
-                for action in as_list(statement.get("Action", [])):
+                actions = as_list(statement.get("Action", []))
+                for action in actions:
                     if not isinstance(action, str) or action == "*" or action.endswith(":*"):
                         problems.append(f"{where}: action {action!r}")
+                needs_wildcard = bool(actions) and set(actions) <= RESOURCE_WILDCARD_ACTIONS
                 for target in as_list(statement.get("Resource", [])):
                     for value in branches(target):
-                        if is_wildcard(value):
+                        if is_wildcard(value) and not needs_wildcard:
                             problems.append(f"{where}: resource '*'")
     return problems
 
@@ -202,7 +215,7 @@ def test_template_passes_cfn_lint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("function", [TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION, EVENTS_FUNCTION])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_lambda_environment_only_names_settings_logship_reads(template: dict[str, Any], function: str) -> None:
     """Every environment variable the template gives a function is one logship reads."""
     names = set(function_properties(template, function)["Environment"]["Variables"])
@@ -243,6 +256,7 @@ def test_no_policy_grants_a_wildcard_action_or_resource(template: dict[str, Any]
             "resource '*'",
         ),
         ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"}, "NotAction"),
+        ({"Effect": "Allow", "Action": ["ecs:ListClusters", "ecs:StopTask"], "Resource": "*"}, "resource '*'"),
     ],
 )
 def test_wildcard_checker_flags_a_bad_policy(statement: dict[str, Any], expected: str) -> None:
@@ -264,6 +278,20 @@ def test_wildcard_checker_flags_a_bad_policy(statement: dict[str, Any], expected
     }
     problems = wildcard_grants(bad)
     assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_wildcard_resources_are_only_for_actions_without_resource_types() -> None:
+    """Each action allowed on "*" has no resource type in the Service Authorization Reference (cfn-lint's copy)."""
+    import json
+
+    import cfnlint
+
+    policies = json.loads((Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json").read_text())
+    for action in RESOURCE_WILDCARD_ACTIONS:
+        service, name = action.split(":")
+        entry = policies[service]["Actions"][name.lower()]
+        allowed = {"ecs:ListTasks": ["container-instance"]}.get(action, [])
+        assert entry.get("Resources", []) == allowed, (action, entry)
 
 
 def test_wildcard_checker_flags_managed_policies() -> None:
@@ -352,6 +380,7 @@ def test_s3_objects_are_not_compressed_twice(template: dict[str, Any]) -> None:
         (TRANSFORM_FUNCTION, "handlers.firehose.handler"),
         (SUBSCRIPTIONS_FUNCTION, "handlers.subscriptions.handler"),
         (EVENTS_FUNCTION, "handlers.events.handler"),
+        (WATCH_FUNCTION, "handlers.watch.handler"),
     ],
 )
 def test_functions_run_their_handler_on_the_build_scripts_platform(
@@ -369,7 +398,7 @@ def test_functions_run_their_handler_on_the_build_scripts_platform(
     assert properties["Timeout"] < limit
 
 
-@pytest.mark.parametrize("function", [TRANSFORM_FUNCTION, SUBSCRIPTIONS_FUNCTION, EVENTS_FUNCTION])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_sam_builds_each_function_with_the_makefile_in_the_repository_root(
     template: dict[str, Any], function: str
 ) -> None:
@@ -452,11 +481,15 @@ DURATION_SHARE_OF_TIMEOUT = 0.8
 
 
 def alarms(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The log path's alarms; the ops events function's (Condition OpsEvents) are in tests/opsevents/test_ops_deploy.py."""
+    """The log path's alarms (not ops events' nor the run watch's, tested beside those).
+
+    Ops events' alarms (Condition OpsEvents) are in tests/opsevents/test_ops_deploy.py, the run
+    watch's (Condition RunWatch) in tests/cronwatch/test_cron_deploy.py.
+    """
     found = {
         name: alarm
         for name, alarm in resources_of(template, "AWS::CloudWatch::Alarm").items()
-        if alarm.get("Condition") != "OpsEvents"
+        if alarm.get("Condition") not in ("OpsEvents", "RunWatch")
     }
     return {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"] for a in found.values()}
 
@@ -657,6 +690,21 @@ def test_runtime_provided_packages_and_what_only_they_need_stay_out() -> None:
         build_zip.marker_environment("arm64", "3.12"),
     )
     assert kept == [("certifi", "1.0"), ("client", "1.0"), ("orjson", "3.0")]
+
+
+def test_tzdata_is_bundled_for_zoneinfo_though_the_runtime_s_dateutil_needs_it_too() -> None:
+    """tzdata, a direct runtime dependency (cron watch's time zones), is bundled even if python-dateutil wants it."""
+    requirements = build_zip.runtime_dependencies(ROOT / "pyproject.toml")
+    assert any(build_zip.canonical_name(r.split(">")[0].split("=")[0]) == "tzdata" for r in requirements)
+    resolved = [
+        ("botocore", "1.0", {"requires_dist": ["python-dateutil"]}),
+        ("python-dateutil", "4.0", {"requires_dist": ["tzdata"]}),
+        ("tzdata", "2026.1", {"requires_dist": None}),
+    ]
+    kept = build_zip.bundled(
+        ["botocore", "tzdata>=2024.1"], resolved, build_zip.RUNTIME_PROVIDED, build_zip.marker_environment("arm64", "3.12")
+    )
+    assert kept == [("tzdata", "2026.1")]
 
 
 def test_zip_is_deterministic_and_leaves_out_tests_and_bytecode(tmp_path: Path) -> None:

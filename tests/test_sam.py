@@ -22,6 +22,7 @@ FUNCTIONS = {
     "LogshipFunction": "handlers/firehose.py",
     "SubscriptionsFunction": "handlers/subscriptions.py",
     "EventsFunction": "handlers/events.py",
+    "WatchFunction": "handlers/watch.py",
 }
 # What the Lambda Python runtime brings; the package must not carry its own copy.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six"}

@@ -13,11 +13,11 @@ import argparse
 import sys
 
 from logship import __version__
-from logship.cli import check, demo, emulator, events, generate, process, redrive, replay
+from logship.cli import check, demo, emulator, events, generate, monitors, process, redrive, replay, schedule
 from logship.cli.arguments import HelpFormatter, Parser
 from logship.cli.failures import FAILED, INTERRUPTED, describe
 
-COMMANDS = (demo, generate, process, emulator, replay, redrive, check, events)
+COMMANDS = (demo, generate, process, emulator, replay, redrive, check, events, schedule, monitors)
 
 
 def build_parser() -> argparse.ArgumentParser:

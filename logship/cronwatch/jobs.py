@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from logship.cronwatch.options import NOTIFY_HANDLE
 from logship.cronwatch.schedule import parse_schedule, zone_of
 from logship.errors import ConfigError
 
@@ -29,8 +30,6 @@ from logship.errors import ConfigError
 JOB_NAME = re.compile(r"[A-Za-z0-9._-]{1,160}")
 # A Datadog tag: starts with a letter; letters, digits, ``_ - : . /``; at most 200 characters.
 DATADOG_TAG = re.compile(r"[A-Za-z][A-Za-z0-9_\-:./]{0,199}")
-# A notification handle as Datadog writes them in monitor messages: @slack-..., @pagerduty-..., @user@x.
-NOTIFY_HANDLE = re.compile(r"@[^\s@][^\s]*")
 # The convention the log pipeline reads tags from: log group ``/<system>/<service>``.
 LOG_GROUP_CONVENTION = re.compile(r"/(?P<system>[^/]+)/(?P<service>[^/]+)")
 # Scheduler's universal target for ECS RunTask (Scheduler User Guide, "Using universal targets").
@@ -173,6 +172,17 @@ def _log_names(container: Mapping[str, Any] | None) -> tuple[str | None, str | N
         return (group, *names_from_log_group(group))
     service = options.get("dd_service")
     return None, None, service if isinstance(service, str) and service else None
+
+
+def names_from_task_definition(found: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """``(system, service)`` the logs of a task definition's main container carry, or None for each unknown.
+
+    ``found`` is DescribeTaskDefinition's answer (or its ``taskDefinition``); the main container is
+    the first essential one that is not a log router, read as :func:`jobs_from_rule` reads it.
+    """
+    definition = _task_definition(found)
+    _, system, service = _log_names(_pick_container(definition, ()))
+    return system, service
 
 
 def _ecs_job(

@@ -1,7 +1,7 @@
 """Monitors as code: the Datadog monitors that watch each job, as JSON bodies for ``POST /api/v1/monitor``.
 
 Four monitors per job, each tagged ``managed-by:logship`` and ``logship-monitor:<job>/<kind>`` (its
-identity, which :mod:`logship.cronwatch.plan` matches existing monitors by):
+identity, which :mod:`logship.cronwatch.planner` matches existing monitors by):
 
 - **liveness**: no log line from the job's ``service`` within its longest gap plus a grace. A
   ``log alert`` counting logs; an empty window counts as zero (``on_missing_data: default``: "for
@@ -34,7 +34,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from logship.cronwatch.jobs import NOTIFY_HANDLE, Job, JobSource
+from logship.cronwatch.jobs import Job, JobSource
+from logship.cronwatch.options import NOTIFY_HANDLE
 from logship.cronwatch.schedule import NotRecurring, longest_gap
 from logship.errors import ConfigError
 

@@ -20,6 +20,9 @@ the first dead letter). One invocation is, for every event in the payload
    written, the invocation raises :class:`~logship.errors.DeliveryError` after
    every event was tried, so Lambda's retries and the on-failure destination
    keep the event.
+
+:meth:`OpsEventsApp.deliver` runs steps 2 to 5 for ops events logship makes
+itself (cron watch's overlaps and its Slack digest), with the same dedup keys.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -40,7 +43,7 @@ from logship.opsevents.deadletter import Letter, OpsDeadLetter
 from logship.opsevents.dedup import RecentKeys
 from logship.opsevents.interpret import interpret
 from logship.opsevents.model import OpsEvent, Skipped
-from logship.opsevents.sinks import DATADOG, SLACK, Sink, build_sinks
+from logship.opsevents.sinks import DATADOG, SINK_NAMES, SLACK, Sink, build_sinks
 from logship.opsevents.slack_payload import slack_message
 from logship.secrets import boto3_client_factory
 from logship.settings import Settings
@@ -171,6 +174,30 @@ class OpsEventsApp:
         :class:`~logship.errors.DeliveryError` when a sink did not take a
         message and it could not be dead-lettered.
         """
+        return self._run(lambda: interpret(event, self.settings.events.routing, self.settings.tags), context, None)
+
+    def deliver(
+        self,
+        events: Iterable[OpsEvent],
+        context: LambdaContext | None = None,
+        *,
+        only: Collection[str] | None = None,
+    ) -> EventsSummary:
+        """Send ops events logship made itself (cron watch's overlaps, its summary) as :meth:`process` sends events.
+
+        The same dedup (an event whose ``dedup_key`` a sink already has is not sent to it again),
+        routing, dead letter and errors. ``only`` names the sinks to use whatever the routing says
+        (``{"slack"}`` for a digest meant for Slack alone); a sink named there but not configured is
+        left out.
+        """
+        return self._run(lambda: events, context, only)
+
+    def _run(
+        self,
+        items: Callable[[], Iterable[OpsEvent | Skipped]],
+        context: LambdaContext | None,
+        only: Collection[str] | None,
+    ) -> EventsSummary:
         started = time.monotonic()
         self._prepare()
         remaining_ms = context.get_remaining_time_in_millis() if context is not None else DEFAULT_TIME_BUDGET_MS
@@ -179,14 +206,13 @@ class OpsEventsApp:
         counts: Counter[str] = Counter()
         skipped: Counter[str] = Counter()
         failures: list[_Failure] = []
-        routing = self.settings.events.routing
-        for item in interpret(event, routing, self.settings.tags):
+        for item in items():
             if isinstance(item, Skipped):
                 skipped[item.reason.value] += 1
                 self._log_skip(item)
                 continue
             counts["events"] += 1
-            failures.extend(self._deliver(item, deadline, counts))
+            failures.extend(self._deliver(item, deadline, counts, only))
         lost = self._keep(failures, invocation_id, counts)
         summary = EventsSummary(
             invocation_id=invocation_id,
@@ -242,8 +268,13 @@ class OpsEventsApp:
             },
         )
 
-    def _bodies(self, event: OpsEvent, counts: Counter[str]) -> dict[str, Mapping[str, Any]]:
-        """The body each sink should get for ``event``, by sink name."""
+    def _bodies(
+        self, event: OpsEvent, counts: Counter[str], only: Collection[str] | None = None
+    ) -> dict[str, Mapping[str, Any]]:
+        """The body each sink should get for ``event``, by sink name (``only``: these sinks, whatever the routing)."""
+        if only is not None:
+            builders = {DATADOG: datadog_event, SLACK: slack_message}
+            return {name: builders[name](event) for name in SINK_NAMES if name in only and name in self.sinks}
         bodies: dict[str, Mapping[str, Any]] = {DATADOG: datadog_event(event)} if DATADOG in self.sinks else {}
         if SLACK in self.sinks and self.settings.events.routing.goes_to_slack(event):
             bodies[SLACK] = slack_message(event)
@@ -251,9 +282,11 @@ class OpsEventsApp:
             counts["slack_not_routed"] += 1
         return bodies
 
-    def _deliver(self, event: OpsEvent, deadline: float, counts: Counter[str]) -> list[_Failure]:
+    def _deliver(
+        self, event: OpsEvent, deadline: float, counts: Counter[str], only: Collection[str] | None = None
+    ) -> list[_Failure]:
         """Send ``event`` to each sink that does not have it yet; the failures."""
-        targets = self._bodies(event, counts)
+        targets = self._bodies(event, counts, only)
         bodies = {
             name: body
             for name, body in targets.items()

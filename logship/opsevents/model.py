@@ -34,6 +34,10 @@ class Kind(enum.StrEnum):
     ACTION = "codepipeline_action"
     BUILD = "codebuild_build"
     EXECUTION = "stepfunctions_execution"
+    CRON_OVERLAP = "cron_overlap"
+    """Cron watch: a task family running more copies at once than its job allows."""
+    WATCH_SUMMARY = "cron_watch_summary"
+    """Cron watch: the periodic digest of the tasks running in each cluster."""
 
 
 class StopCategory(enum.StrEnum):

@@ -106,6 +106,9 @@ SEVERITY: Mapping[tuple[Kind, str], Severity] = {
     (Kind.EXECUTION, "TIMED_OUT"): ERROR,
     (Kind.EXECUTION, "ABORTED"): ERROR,
     (Kind.EXECUTION, "PENDING_REDRIVE"): INFO,
+    # --- Cron watch (logship.cronwatch.watch) ------------------------------------------
+    (Kind.CRON_OVERLAP, "OVERLAP"): ERROR,
+    (Kind.WATCH_SUMMARY, "SUMMARY"): INFO,
 }
 
 

@@ -9,12 +9,21 @@ paths also need ``DD-APPLICATION-KEY``.
 - ``POST /api/v2/series`` -> 202; a list of series with metric, type, points.
 - ``GET /api/v1/validate`` -> ``{"valid": true}`` for an accepted key, 403 otherwise.
 - ``GET /api/v1/monitor`` (``monitor_tags``: every tag must match, ``name``: a
-  substring), ``POST /api/v1/monitor``, ``GET|PUT|DELETE /api/v1/monitor/{id}``,
+  substring, ``page`` and ``page_size``: pages from 0, at most 1,000 monitors),
+  ``POST /api/v1/monitor``, ``GET|PUT|DELETE /api/v1/monitor/{id}``,
   ``POST /api/v1/monitor/validate``.
+- ``GET|POST /api/v2/logs/config/metrics``, ``GET|PATCH|DELETE
+  /api/v2/logs/config/metrics/{metric_id}``: log-based metrics in the JSON:API
+  shape of the API reference (``{"data": {"id", "type": "logs_metrics",
+  "attributes": {"compute", "filter", "group_by"}}}``); a second metric with one
+  id is 409, an unknown id 404, and an update changes only ``filter``,
+  ``group_by`` and ``compute.include_percentiles`` (the rest is fixed at creation).
 
 Monitor validation checks the structure Datadog checks first (a known type, a
 query whose form fits the type and ends in a comparison, thresholds that agree
-with it); it is not Datadog's full query parser.
+with it, windows within a type's limits, options of the documented names and
+values); it is not Datadog's full query parser. Monitor and log-metric paths
+need the application key too.
 """
 
 from __future__ import annotations
@@ -56,6 +65,33 @@ _QUERY_PREFIX = {
     "event alert": "events(",
 }
 _COMPARISON = re.compile(r"(<=|>=|<|>|==|!=)\s*(-?\d+(?:\.\d+)?)\s*$")
+# "page_size: Number of monitors to return per page ... Maximum value is 1000" (Monitors API).
+MONITORS_MAX_PAGE_SIZE = 1000
+# Log and event monitor windows: "#m (between 1 and 2880), #h (between 1 and 48)" (Monitors API, query).
+LOG_WINDOW_MAX_MINUTES = 2880
+# Metric monitor windows: "last_#m (1-10080) or last_#h (1-168)" (Monitors API, Metric Alert Query).
+METRIC_WINDOW_MAX_MINUTES = 10080
+# "Integer from 1 (high) to 5 (low) indicating alert severity" (Monitor.priority).
+PRIORITY_RANGE = range(1, 6)
+# MonitorOptions.on_missing_data values (Monitors API, OnMissingDataOption).
+ON_MISSING_DATA = frozenset({"show_no_data", "show_and_notify_no_data", "resolve", "default"})
+# MonitorOptions fields of the API reference a client may send.
+MONITOR_OPTION_KEYS = frozenset(
+    {
+        "aggregation", "device_ids", "enable_logs_sample", "enable_samples", "escalation_message",
+        "evaluation_delay", "group_retention_duration", "groupby_simple_monitor", "include_tags", "locked",
+        "min_failure_duration", "min_location_failed", "new_group_delay", "new_host_delay", "no_data_timeframe",
+        "notification_preset_name", "notify_audit", "notify_by", "notify_no_data", "on_missing_data",
+        "renotify_interval", "renotify_occurrences", "renotify_statuses", "require_full_window",
+        "scheduling_options", "silenced", "synthetics_check_id", "threshold_windows", "thresholds",
+        "timeout_h", "variables",
+    }
+)  # fmt: skip
+_LOG_WINDOW = re.compile(r'\.last\("(\d+)([mh])"\)')
+_METRIC_WINDOW = re.compile(r"^\w+\(last_(\d+)([mh])\):")
+LOGS_METRICS_PATH = "/api/v2/logs/config/metrics"
+# Log-based metric aggregations (API reference, LogsMetricComputeAggregationType).
+LOGS_METRIC_AGGREGATIONS = frozenset({"count", "distribution"})
 # Fields Datadog fills in on a monitor; a client never sends them.
 SERVER_FIELDS = ("id", "created", "modified", "creator", "overall_state", "deleted", "org_id", "multi", "state")
 
@@ -77,6 +113,10 @@ class DatadogApi:
         self.events: list[dict[str, Any]] = []
         self.series: list[dict[str, Any]] = []
         self.monitors: dict[int, dict[str, Any]] = {}
+        #: Log-based metrics by id, as the API shows them (``{"id", "type", "attributes"}``).
+        self.log_metrics: dict[str, dict[str, Any]] = {}
+        #: Every monitor and log-metric call received: (method, path), in order.
+        self.calls: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self._ids = itertools.count(1001)
         self._clock = itertools.count(1)
@@ -87,13 +127,17 @@ class DatadogApi:
             self.events.clear()
             self.series.clear()
             self.monitors.clear()
+            self.log_metrics.clear()
+            self.calls.clear()
 
     @staticmethod
     def serves(path: str) -> bool:
         """Whether ``path`` is an API path this emulator answers."""
-        return path.startswith(("/api/v1/events", "/api/v2/series", "/api/v1/validate", "/api/v1/monitor"))
+        return path.startswith(
+            ("/api/v1/events", "/api/v2/series", "/api/v1/validate", "/api/v1/monitor", LOGS_METRICS_PATH)
+        )
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Answer:
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Answer:  # noqa: PLR0911 - one return per route
         """Answer one request to the API: (status, headers, body)."""
         parts = urlsplit(target)
         path = parts.path.rstrip("/")
@@ -106,7 +150,11 @@ class DatadogApi:
             doc = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             return _json(HTTPStatus.BAD_REQUEST, {"errors": ["invalid JSON"]})
-        if path.startswith("/api/v1/monitor"):
+        if path.startswith(("/api/v1/monitor", LOGS_METRICS_PATH)):
+            with self.lock:
+                self.calls.append((method, path))
+            if path.startswith(LOGS_METRICS_PATH):
+                return self._log_metric(method, path, doc)
             return self._monitor(method, path, parse_qs(parts.query), doc)
         routes = {("POST", "/api/v1/events"): self._event, ("POST", "/api/v2/series"): self._series}
         route = routes.get((method, path))
@@ -122,7 +170,7 @@ class DatadogApi:
         if self.api_keys is not None and key not in self.api_keys:
             answer = {"valid": False} if path == "/api/v1/validate" else {"errors": ["Forbidden"]}
             return _json(HTTPStatus.FORBIDDEN, answer)
-        if path.startswith("/api/v1/monitor"):
+        if path.startswith(("/api/v1/monitor", LOGS_METRICS_PATH)):
             app_key = headers.get("dd-application-key", "")
             if not app_key or (self.app_keys is not None and app_key not in self.app_keys):
                 return _json(HTTPStatus.FORBIDDEN, {"errors": ["Forbidden: an application key is required"]})
@@ -177,8 +225,13 @@ class DatadogApi:
         wanted = {t for value in query.get("monitor_tags", []) for t in value.split(",") if t}
         name = query.get("name", [""])[0]
         with self.lock:
-            monitors = list(self.monitors.values())
-        return [m for m in monitors if wanted <= set(m.get("tags", [])) and name in m.get("name", "")]
+            monitors = sorted(self.monitors.values(), key=lambda m: int(m["id"]))
+        found = [m for m in monitors if wanted <= set(m.get("tags", [])) and name in m.get("name", "")]
+        if "page" not in query and "page_size" not in query:
+            return found
+        page = int(query.get("page", ["0"])[0])
+        size = min(int(query.get("page_size", ["100"])[0]), MONITORS_MAX_PAGE_SIZE)
+        return found[page * size : (page + 1) * size]
 
     def _create(self, doc: Any) -> Answer:
         problems = validate_monitor(doc)
@@ -212,6 +265,94 @@ class DatadogApi:
             self.monitors[monitor_id] = merged
         return _json(HTTPStatus.OK, merged)
 
+    # --- log-based metrics ----------------------------------------------------------
+    def _log_metric(self, method: str, path: str, doc: Any) -> Answer:  # noqa: PLR0911 - one return per method
+        metric_id = path.removeprefix(LOGS_METRICS_PATH).strip("/")
+        if not metric_id:
+            if method == "GET":
+                with self.lock:
+                    return _json(HTTPStatus.OK, {"data": [dict(m) for m in self.log_metrics.values()]})
+            if method == "POST":
+                return self._create_log_metric(doc)
+            return _json(HTTPStatus.METHOD_NOT_ALLOWED, {"errors": ["method not allowed"]})
+        with self.lock:
+            found = self.log_metrics.get(metric_id)
+        if found is None:
+            return _json(HTTPStatus.NOT_FOUND, {"errors": [f"log-based metric {metric_id!r} not found"]})
+        if method == "GET":
+            return _json(HTTPStatus.OK, {"data": found})
+        if method == "DELETE":
+            with self.lock:
+                del self.log_metrics[metric_id]
+            return HTTPStatus.NO_CONTENT, {}, b""
+        if method == "PATCH":
+            return self._update_log_metric(found, doc)
+        return _json(HTTPStatus.METHOD_NOT_ALLOWED, {"errors": ["method not allowed"]})
+
+    def _create_log_metric(self, doc: Any) -> Answer:
+        data = doc.get("data") if isinstance(doc, dict) else None
+        attributes = data.get("attributes") if isinstance(data, dict) else None
+        problems = _log_metric_problems(data, attributes)
+        if problems:
+            return _json(HTTPStatus.BAD_REQUEST, {"errors": problems})
+        assert isinstance(data, dict) and isinstance(attributes, dict)
+        stored = {
+            "id": data["id"],
+            "type": "logs_metrics",
+            "attributes": {
+                "compute": dict(attributes["compute"]),
+                "filter": dict(attributes.get("filter") or {"query": "*"}),
+                "group_by": list(attributes.get("group_by") or []),
+            },
+        }
+        with self.lock:
+            if data["id"] in self.log_metrics:
+                return _json(HTTPStatus.CONFLICT, {"errors": [f"a log-based metric {data['id']!r} already exists"]})
+            self.log_metrics[data["id"]] = stored
+        return _json(HTTPStatus.OK, {"data": stored})
+
+    def _update_log_metric(self, current: dict[str, Any], doc: Any) -> Answer:
+        data = doc.get("data") if isinstance(doc, dict) else None
+        attributes = data.get("attributes") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("type") != "logs_metrics" or not isinstance(attributes, dict):
+            problem = "data.type logs_metrics and data.attributes are required"
+            return _json(HTTPStatus.BAD_REQUEST, {"errors": [problem]})
+        unknown = set(attributes) - {"compute", "filter", "group_by"}
+        compute = attributes.get("compute") or {}
+        if unknown or not isinstance(compute, dict) or set(compute) - {"include_percentiles"}:
+            return _json(HTTPStatus.BAD_REQUEST, {"errors": ["only filter, group_by and compute.include_percentiles "
+                                                             "can be updated"]})  # fmt: skip
+        updated = {**current, "attributes": {**current["attributes"]}}
+        if "filter" in attributes:
+            updated["attributes"]["filter"] = dict(attributes["filter"])
+        if "group_by" in attributes:
+            updated["attributes"]["group_by"] = list(attributes["group_by"])
+        if compute:
+            updated["attributes"]["compute"] = {**current["attributes"]["compute"], **compute}
+        with self.lock:
+            self.log_metrics[current["id"]] = updated
+        return _json(HTTPStatus.OK, {"data": updated})
+
+
+def _log_metric_problems(data: Any, attributes: Any) -> list[str]:
+    """What is wrong with a log-based metric creation request, following the API reference's required fields."""
+    if not isinstance(data, dict) or not isinstance(attributes, dict):
+        return ["data with id, type and attributes is required"]
+    problems = []
+    if not isinstance(data.get("id"), str) or not data["id"]:
+        problems.append("data.id (the metric's name) is required")
+    if data.get("type") != "logs_metrics":
+        problems.append("data.type must be logs_metrics")
+    compute = attributes.get("compute")
+    if not isinstance(compute, dict) or compute.get("aggregation_type") not in LOGS_METRIC_AGGREGATIONS:
+        problems.append("attributes.compute.aggregation_type must be count or distribution")
+    elif compute["aggregation_type"] == "distribution" and not compute.get("path"):
+        problems.append("a distribution metric needs attributes.compute.path")
+    for group in attributes.get("group_by") or []:
+        if not isinstance(group, dict) or not isinstance(group.get("path"), str) or not group["path"]:
+            problems.append("every group_by needs a path")
+    return problems
+
 
 def validate_monitor(doc: Any) -> list[str]:
     """Structural problems Datadog would refuse a monitor for; empty when it looks valid."""
@@ -242,4 +383,39 @@ def validate_monitor(doc: Any) -> list[str]:
     critical = (options.get("thresholds") or {}).get("critical") if isinstance(options, dict) else None
     if comparison is not None and critical is not None and float(critical) != float(comparison.group(2)):
         problems.append("options.thresholds.critical must equal the query's threshold")
+    problems += _window_problems(str(kind), query)
+    problems += _option_problems(options if isinstance(options, dict) else {})
+    priority = doc.get("priority")
+    if priority is not None and (isinstance(priority, bool) or priority not in PRIORITY_RANGE):
+        problems.append("priority must be 1 (high) to 5 (low) or null")
+    return problems
+
+
+def _window_problems(kind: str, query: str) -> list[str]:
+    """A log or event monitor looks back 48 hours at most, a metric monitor a week."""
+    minutes_of = {"m": 1, "h": 60}
+    if kind in _QUERY_PREFIX:
+        match = _LOG_WINDOW.search(query)
+        if match is None:
+            return [f"a {kind} query needs .last(\"#m\") or .last(\"#h\")"]
+        minutes = int(match.group(1)) * minutes_of[match.group(2)]
+        if not 1 <= minutes <= LOG_WINDOW_MAX_MINUTES:
+            return [f"a {kind} window is 1 minute to 48 hours, got {match.group(1)}{match.group(2)}"]
+    elif kind in {"query alert", "metric alert"}:
+        match = _METRIC_WINDOW.search(query)
+        if match is not None and not 1 <= int(match.group(1)) * minutes_of[match.group(2)] <= METRIC_WINDOW_MAX_MINUTES:
+            return [f"a metric monitor window is 1 minute to 1 week, got last_{match.group(1)}{match.group(2)}"]
+    return []
+
+
+def _option_problems(options: dict[str, Any]) -> list[str]:
+    """Options of names the API reference does not list, or of values it does not allow."""
+    problems = [f"unknown option {key!r}" for key in sorted(set(options) - MONITOR_OPTION_KEYS)]
+    missing = options.get("on_missing_data")
+    if missing is not None and missing not in ON_MISSING_DATA:
+        problems.append(f"options.on_missing_data must be one of {sorted(ON_MISSING_DATA)}")
+    for key in ("renotify_interval", "no_data_timeframe", "evaluation_delay"):
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            problems.append(f"options.{key} must be a whole number")
     return problems

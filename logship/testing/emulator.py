@@ -321,6 +321,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._api("PUT", self._body()):
             self._reply(HTTPStatus.NOT_FOUND, {}, b'{"errors":["not found"]}')
 
+    def do_PATCH(self) -> None:
+        if not self._api("PATCH", self._body()):
+            self._reply(HTTPStatus.NOT_FOUND, {}, b'{"errors":["not found"]}')
+
     def do_POST(self) -> None:
         body = self._body()
         emulator = self.server.emulator

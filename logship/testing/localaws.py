@@ -49,13 +49,17 @@ class LocalAws:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` on this server."""
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A boto3 client for ``service`` on this server, in ``region`` (default: the server's region).
+
+        Each region is a separate world on the server: a test that lists everything of a kind
+        (every rule, every cluster) uses a region of its own.
+        """
         import boto3
 
         return boto3.client(
             service,
-            region_name=self.region,
+            region_name=region or self.region,
             endpoint_url=self.endpoint,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto's documented dummy credentials

@@ -144,7 +144,9 @@ def test_redrive_mistakes_and_failures_are_one_line_and_a_non_zero_exit(intake, 
         assert out.stderr.startswith("logship redrive: error: ") and "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "generate", "process", "emulator", "replay", "redrive", "check"])
+@pytest.mark.parametrize(
+    "command", ["demo", "generate", "process", "emulator", "replay", "redrive", "check", "schedule", "monitors"]
+)
 def test_help_shows_every_default_and_the_environment_it_reads(command):
     """Each command's help gives every option's default and lists the variables it reads, without markup."""
     from logship.cli import build_parser
@@ -161,7 +163,9 @@ def test_help_shows_every_default_and_the_environment_it_reads(command):
         assert f"(default: {action.default})" in " ".join(text.split()), action.dest
         shown += 1
     assert (
-        shown == {"demo": 3, "generate": 6, "process": 0, "emulator": 2, "replay": 1, "redrive": 0, "check": 0}[command]
+        shown
+        == {"demo": 3, "generate": 6, "process": 0, "emulator": 2, "replay": 1, "redrive": 0, "check": 0, "schedule": 2,
+            "monitors": 0}[command]
     )
     assert "environment variables read:" in text
     if command == "process":
@@ -170,8 +174,10 @@ def test_help_shows_every_default_and_the_environment_it_reads(command):
         assert all(name in text for name in (*ALL_ENV_NAMES, "AWS_ENDPOINT_URL"))
     if command == "redrive":
         assert all(name in text for name in ("LOGSHIP_REINGEST_MAX_ATTEMPTS", "AWS_ENDPOINT_URL"))
-    if command in ("replay", "check"):
+    if command in ("replay", "check", "monitors"):
         assert all(name in text for name in ("DD_API_KEY", "DD_API_KEY_SSM_NAME", "DD_SITE", "LOGSHIP_DATADOG_ENABLED"))
+    if command == "monitors":
+        assert all(name in text for name in ("DD_APP_KEY", "DD_API_URL", "LOGSHIP_MONITOR_NOTIFY", "LOGSHIP_JOBS_FILE"))
     for markup in ("``", ":class:", ":func:", "%(", "%%"):
         assert markup not in text
 

@@ -99,6 +99,58 @@ MISTAKES = {
     "demo-response-limit": Mistake(("demo", "--response-limit", "10"), USAGE, "must be from 1,000"),
     "emulator-busy-port": Mistake(("emulator", "--port", "{busy_port}"), FAILED, "in use"),
     "emulator-port-range": Mistake(("emulator", "--port", "70000"), USAGE, "from 0 to 65535"),
+    "schedule-field-out-of-range": Mistake(
+        ("schedule", "cron(0 9 ? * 8 *)"), USAGE, "cron day-of-week field '8': 8 is outside 1-7"
+    ),
+    "schedule-both-day-fields": Mistake(
+        ("schedule", "cron(0 9 * * MON *)"), USAGE, "day-of-month field '*' and day-of-week field 'MON'"
+    ),
+    "schedule-rate-unit": Mistake(("schedule", "rate(1 hours)"), USAGE, "rate unit 'hours'"),
+    "schedule-five-fields": Mistake(("schedule", "cron(0 9 * * ?)"), USAGE, "has 5 fields, AWS requires 6"),
+    "schedule-time-zone": Mistake(
+        ("schedule", "rate(5 minutes)", "--timezone", "Mars/Olympus"), USAGE, "not an IANA time zone name"
+    ),
+    "schedule-count": Mistake(("schedule", "rate(5 minutes)", "--count", "0"), USAGE, "--count: 0 is out of range"),
+    "monitors-without-an-app-key": Mistake(
+        ("monitors", "plan", "--jobs", "{tmp}/jobs.toml", "--no-discover"),
+        FAILED,
+        "no DD_APP_KEY configured: set DD_APP_KEY, DD_APP_KEY_SSM_NAME or DD_APP_KEY_SECRET_ARN",
+        (("DD_API_KEY", "k"),),
+    ),
+    "monitors-api-out-of-reach": Mistake(
+        ("monitors", "apply", "--jobs", "{tmp}/jobs.toml", "--no-discover"),
+        FAILED,
+        "cannot reach the Datadog API at http://127.0.0.1:{closed_port}: connection refused",
+        (("DD_API_KEY", "k"), ("DD_APP_KEY", "a"), ("DD_API_URL", "http://127.0.0.1:{closed_port}")),
+    ),
+    "monitors-bad-jobs-file": Mistake(
+        ("monitors", "plan", "--jobs", "{tmp}/badjobs.toml", "--no-discover"),
+        FAILED,
+        "job 'nightly' field 'schedule': cron day-of-week field '8': 8 is outside 1-7",
+        (("DD_API_KEY", "k"), ("DD_APP_KEY", "a")),
+    ),
+    "monitors-jobs-file-missing": Mistake(
+        ("monitors", "plan", "--jobs", "{tmp}/nojobs.toml"), FAILED, "nojobs.toml': cannot be read",
+        (("DD_API_KEY", "k"), ("DD_APP_KEY", "a")),
+    ),
+    "monitors-jobs-file-not-toml": Mistake(
+        ("monitors", "plan", "--jobs", "{tmp}/notjson.json"), FAILED, "not valid TOML",
+        (("DD_API_KEY", "k"), ("DD_APP_KEY", "a")),
+    ),
+    "monitors-no-discover-no-jobs": Mistake(
+        ("monitors", "plan", "--no-discover"), FAILED, "--no-discover leaves only the jobs file",
+        (("DD_API_KEY", "k"), ("DD_APP_KEY", "a")),
+    ),
+    "monitors-no-aws-credentials": Mistake(
+        ("monitors", "plan"), FAILED, "no AWS credentials found",
+        (("DD_API_KEY", "k"), ("DD_APP_KEY", "a"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:{closed_port}")),
+    ),
+    "monitors-bad-notify-handle": Mistake(
+        ("monitors", "plan", "--jobs", "{tmp}/jobs.toml", "--no-discover"), FAILED,
+        "LOGSHIP_MONITOR_NOTIFY: 'slack-ops' is not a Datadog handle",
+        (("DD_API_KEY", "k"), ("DD_APP_KEY", "a"), ("LOGSHIP_MONITOR_NOTIFY", "slack-ops")),
+    ),
+    "monitors-no-subcommand": Mistake(("monitors",), USAGE, "the following arguments are required: COMMAND"),
     "no-command": Mistake((), USAGE, "the following arguments are required: COMMAND"),
     "unknown-command": Mistake(("deploy",), USAGE, "invalid choice: 'deploy'"),
 }
@@ -113,6 +165,8 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     (tmp / "console.json").write_text('{"key1": "value1", "key2": "value2", "key3": "value3"}')
     (tmp / "norecords.json").write_text('{"invocationId": "x"}')
     (tmp / "noid.json").write_text('{"records": [{"data": ""}]}')
+    (tmp / "jobs.toml").write_text('[[job]]\nname = "nightly"\nschedule = "cron(0 2 * * ? *)"\nservice = "nightly"\n')
+    (tmp / "badjobs.toml").write_text('[[job]]\nname = "nightly"\nschedule = "cron(0 2 ? * 8 *)"\nservice = "x"\n')
     (tmp / "event.json").write_bytes(orjson.dumps(firehose_event([data_record("r1", ['{"msg": "hi"}'])])))
     with socket.socket() as busy, socket.socket() as closed:
         busy.bind(("127.0.0.1", 0))

@@ -22,7 +22,7 @@ from logship.cronwatch import (
     plan,
     render_plan,
 )
-from logship.cronwatch.plan import MonitorPlan
+from logship.cronwatch.planner import MonitorPlan
 
 AFTER = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 JOBS = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from datadog_api_client.exceptions import ApiException
 from datadog_api_client.v1.api.authentication_api import AuthenticationApi
@@ -100,6 +102,18 @@ def test_monitor_paths_need_an_application_key(intake):
             {"name": "n", "type": "log alert", "query": 'logs("x").last("1h") > 5', "options": {"thresholds": {"critical": 3}}},
             "must equal",
         ),
+        ({"name": "n", "type": "log alert", "query": 'logs("x").last("3d") < 1'}, 'needs .last("#m")'),
+        ({"name": "n", "type": "log alert", "query": 'logs("x").last("49h") < 1'}, "1 minute to 48 hours"),
+        ({"name": "n", "type": "query alert", "query": "sum(last_169h):sum:m{*}.as_count() < 1"}, "1 minute to 1 week"),
+        ({"name": "n", "type": "log alert", "query": 'logs("x").last("1h") < 1', "priority": 9}, "priority must be"),
+        (
+            {"name": "n", "type": "log alert", "query": 'logs("x").last("1h") < 1', "options": {"notify_when": 1}},
+            "unknown option 'notify_when'",
+        ),
+        (
+            {"name": "n", "type": "log alert", "query": 'logs("x").last("1h") < 1', "options": {"on_missing_data": "zero"}},
+            "on_missing_data must be one of",
+        ),
     ],
 )
 def test_monitor_validation_names_the_problem(monitor, problem):
@@ -117,3 +131,47 @@ def test_a_valid_monitor_has_no_problems():
         "tags": ["a:b"],
     }
     assert validate_monitor(monitor) == []
+
+
+def test_log_based_metrics_are_created_listed_updated_and_refused_twice(intake):
+    """/api/v2/logs/config/metrics: create, list, get, a second create is 409, update changes filter and grouping, 404."""
+    from datadog_api_client.v2.api.logs_metrics_api import LogsMetricsApi
+    from datadog_api_client.v2.model.logs_metric_create_request import LogsMetricCreateRequest
+    from datadog_api_client.v2.model.logs_metric_update_request import LogsMetricUpdateRequest
+
+    create: dict[str, Any] = {
+        "data": {
+            "id": "cron.log_events",
+            "type": "logs_metrics",
+            "attributes": {
+                "compute": {"aggregation_type": "count"},
+                "filter": {"query": "*"},
+                "group_by": [{"path": "service", "tag_name": "service"}],
+            },
+        }
+    }
+    with client(intake) as api:
+        metrics = LogsMetricsApi(api)
+        created = metrics.create_logs_metric(body=LogsMetricCreateRequest(**create))
+        assert created.data.id == "cron.log_events"
+        assert [m.id for m in metrics.list_logs_metrics().data] == ["cron.log_events"]
+        with pytest.raises(ApiException) as conflict:
+            metrics.create_logs_metric(body=LogsMetricCreateRequest(**create))
+        assert conflict.value.status == 409
+        update: dict[str, Any] = {"data": {"type": "logs_metrics", "attributes": {"filter": {"query": "service:*"}}}}
+        metrics.update_logs_metric("cron.log_events", body=LogsMetricUpdateRequest(**update))
+        got = metrics.get_logs_metric("cron.log_events").data.attributes
+        assert got.filter.query == "service:*" and str(got.compute.aggregation_type) == "count"
+        with pytest.raises(ApiException) as missing:
+            metrics.get_logs_metric("nope")
+        assert missing.value.status == 404
+    assert intake.api.log_metrics["cron.log_events"]["attributes"]["group_by"] == [{"path": "service", "tag_name": "service"}]
+
+
+def test_log_based_metric_paths_need_an_application_key(intake):
+    """Without DD-APPLICATION-KEY the log-based metrics API answers 403, as the monitors API does."""
+    from datadog_api_client.v2.api.logs_metrics_api import LogsMetricsApi
+
+    with client(intake, app_key=None) as api, pytest.raises(ApiException) as caught:
+        LogsMetricsApi(api).list_logs_metrics()
+    assert caught.value.status == 403

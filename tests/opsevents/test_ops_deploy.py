@@ -235,7 +235,11 @@ def test_the_role_may_do_only_what_the_function_does(template):
 
 def test_eventbridge_may_invoke_the_function_for_these_rules_only(template):
     """One permission per rule, for events.amazonaws.com, limited to that rule's ARN; each rule targets the function."""
-    permissions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+    permissions = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission" and r.get("Condition") == "OpsEvents"
+    ]
     assert sorted(p["SourceArn"]["Fn::GetAtt"][0] for p in permissions) == sorted(RULES)
     for permission in permissions:
         assert permission["Principal"] == "events.amazonaws.com"
@@ -248,7 +252,11 @@ def test_eventbridge_may_invoke_the_function_for_these_rules_only(template):
 
 def test_a_failed_invocation_is_retried_then_kept_in_the_queue(template):
     """Lambda retries a failed event twice, then sends it to the SQS on-failure destination, kept 14 days."""
-    (config,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    (config,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig" and r.get("Condition") == "OpsEvents"
+    ]
     assert config["FunctionName"] == {"Ref": FUNCTION}
     assert config["MaximumRetryAttempts"] == 2
     assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [QUEUE, "Arn"]}
@@ -276,7 +284,8 @@ def test_alarms_watch_the_function_errors_and_the_failure_queue(template):
 def test_everything_of_ops_events_can_be_left_out(template):
     """Every ops events resource and output carries the OpsEvents condition (CreateOpsEvents=false leaves none)."""
     ops = {"EventsLogGroup", QUEUE, ROLE, FUNCTION, "EventsFunctionInvokeConfig", *RULES}
-    ops |= {name for name, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Permission"}
+    ops |= {name for name, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Permission"
+            and r["Properties"]["FunctionName"] == {"Fn::GetAtt": [FUNCTION, "Arn"]}}  # fmt: skip
     ops |= {name for name, r in template["Resources"].items() if r.get("Condition") == "OpsEvents"}
     for name in ops:
         assert template["Resources"][name]["Condition"] == "OpsEvents", name

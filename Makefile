@@ -25,7 +25,7 @@ $(SAM_STAMP):
 
 setup: $(STAMP)
 
-# sam validate and sam build run offline; tests/test_sam.py runs both on the template.
+# sam validate (given any --region) and sam build run offline; tests/test_sam.py runs both on the template.
 sam: $(SAM_STAMP)
 
 demo: $(STAMP)

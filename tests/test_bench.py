@@ -31,7 +31,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Comp
         text=True,
         timeout=120,
     )
-    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr  # quick runs are not judged
     after = committed.read_bytes() if committed.exists() else None
     assert before == after, "the quick run must not touch docs/bench.json"
     return out, done
@@ -96,15 +96,25 @@ def test_every_bar_is_judged_from_its_value(report: dict[str, Any]) -> None:
         assert bar["pass"] is expected, bar["name"]
 
 
-def test_the_exit_status_says_whether_every_bar_was_met(
-    run: tuple[Path, subprocess.CompletedProcess[str]], report: dict[str, Any]
-) -> None:
-    """The run exits 0 when every bar passes, and 1 naming each missed bar otherwise."""
+def test_the_exit_status_says_whether_every_bar_was_met() -> None:
+    """A full run exits 1 naming each missed bar and 0 when all pass; a quick run is reported, never judged."""
+    from bench.run import verdict
+
+    bars = [{"name": "a / b at 1 MB", "pass": True}, {"name": "c at 3 MB", "pass": False}]
+    code, message = verdict(bars, quick=False)
+    assert code == 1 and "c at 3 MB" in message and "a / b" not in message
+    assert verdict(bars, quick=True)[0] == 0
+    assert "1 of 2 bars missed at --quick sizes" in verdict(bars, quick=True)[1]
+    assert verdict(bars[:1], quick=False) == (0, "")
+
+
+def test_a_quick_run_is_not_judged(run: tuple[Path, subprocess.CompletedProcess[str]], report: dict[str, Any]) -> None:
+    """The quick run exits 0 whatever its bars say, and says how many it missed."""
     done = run[1]
-    missed = [bar["name"] for bar in report["bars"] if not bar["pass"]]
-    assert done.returncode == (1 if missed else 0)
-    for name in missed:
-        assert name in done.stderr
+    missed = [bar for bar in report["bars"] if not bar["pass"]]
+    assert done.returncode == 0
+    if missed:
+        assert f"{len(missed)} of {len(report['bars'])} bars missed at --quick sizes" in done.stdout
 
 
 def test_only_publish_writes_the_published_figures() -> None:
@@ -211,7 +221,7 @@ def test_a_run_of_one_shape_measures_only_that_shape(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr  # quick runs are not judged
     report = json.loads(out.read_text())
     assert "throughput" not in report and "cold_start" not in report
     assert {row["shape"] for row in report["shapes"]["rows"]} == {"plain"}

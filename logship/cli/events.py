@@ -50,6 +50,12 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         fixture_files(folder)
     except ValueError as err:
+        if args.fixtures is None:
+            # An installed wheel carries no tests/: the fixtures are in a source checkout.
+            raise CommandError(
+                f"{err}: the demo replays the fixture events of a source checkout (tests/fixtures/opsevents); "
+                "run it from a clone, or give a folder of EventBridge event JSON files with --fixtures"
+            ) from None
         raise CommandError(f"{err}; give a folder of event JSON files with --fixtures") from None
     return run_events_demo(fixtures=folder, full=args.full, verbose=args.verbose)
 

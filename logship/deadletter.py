@@ -92,7 +92,7 @@ def _header_text(text: str) -> str:
 
 @dataclasses.dataclass
 class ReplayReport:
-    """What a replay did, object by object."""
+    """What a replay did, object by object; ``failure`` says what kept entries from Datadog (empty: nothing did)."""
 
     objects: int = 0
     deleted: int = 0
@@ -100,6 +100,7 @@ class ReplayReport:
     entries: int = 0
     accepted: int = 0
     left: int = 0
+    failure: str = ""
 
 
 def _keys(client: Any, bucket: str, prefix: str) -> Iterator[str]:
@@ -172,6 +173,8 @@ def replay(
         report.entries += len(entries)
         report.accepted += delivery.accepted
         report.left += len(left)
+        if left:
+            report.failure = delivery.failure()
         if not left:
             client.delete_object(Bucket=bucket, Key=key)
             report.deleted += 1

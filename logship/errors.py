@@ -26,6 +26,10 @@ class AuthError(DeliveryError):
     """
 
 
+class ReingestError(LogshipError):
+    """Records cannot be put into a stream for a reason no retry can fix; the message names the stream and why."""
+
+
 class DeadLetterError(LogshipError):
     """A dead letter could not be written or read."""
 

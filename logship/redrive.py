@@ -21,6 +21,9 @@ Nothing twice, nothing lost, one object at a time:
   rewritten to hold only such records once the rest was put back.
 - An object put back in part (the stream kept refusing some records) is
   rewritten to hold what is left, so the next run sends nothing twice.
+- A stream that refuses for good (it does not exist, access is denied, no
+  credentials) stops the redrive with :class:`~logship.errors.ReingestError`
+  after the object at hand is settled: every other object would meet it too.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from logship import _base64, _gzip, limits, s3uri
-from logship.errors import DecodeError
+from logship.errors import DecodeError, ReingestError
 from logship.firehose.reingest import REINGEST_RETRY, Reingester, ReingestItem, reingest
 from logship.firehose.subscription import decode_record
 from logship.retry import RetryPolicy
@@ -141,6 +144,8 @@ class RedriveReport:
     put_back: int = 0
     #: Records the stream still refused after every retry (kept for the next run).
     failed: int = 0
+    #: Why records were refused, the last time some were (empty when none was).
+    failure: str = ""
     #: Records that can never succeed (reported and kept).
     never: int = 0
     deleted: int = 0
@@ -180,7 +185,8 @@ def redrive(
     is called with the running report after each object. A ``uri`` that is
     not ``s3://bucket/prefix`` raises ValueError; S3 errors reading or
     listing raise (botocore's ``ClientError``); a stream that refuses records
-    does not (they count as ``failed``).
+    for a passing reason does not (they count as ``failed``), one that
+    refuses for good raises :class:`~logship.errors.ReingestError`.
     """
     bucket, prefix = s3uri.parse(uri)
     report = RedriveReport(dry_run=dry_run)
@@ -204,11 +210,15 @@ def redrive(
                 )
             elif dry_run:
                 report.put_back += 1
+        final = None
         if not dry_run:
             obj = _Object(bucket, key, body, tags, records)
-            _put_back(obj, reingester, s3=s3, policy=policy, tag=tag, report=report, sleep=sleep)
+            final = _put_back(obj, reingester, s3=s3, policy=policy, tag=tag, report=report, sleep=sleep)
         if progress is not None:
             progress(report)
+        if final is not None:
+            done = f"; {report.put_back:,} records were put back before that" if report.put_back else ""
+            raise ReingestError(f"cannot put records back into {reingester.target}: {final}{done}")
     return report
 
 
@@ -221,15 +231,22 @@ def _put_back(
     tag: bool,
     report: RedriveReport,
     sleep: Callable[[float], None],
-) -> None:
-    """Put the object's good records back, then delete, tag or rewrite it so none is sent twice."""
+) -> str | None:
+    """Put the object's good records back, then delete, tag or rewrite it so none is sent twice.
+
+    Returns why the stream refuses for good (see :func:`~logship.firehose.reingest.final_problem`), or None.
+    """
     ready = [r for r in obj.records if r.problem is None]
     if not ready:
-        return
+        return None
     result = reingest([ReingestItem(r.data or b"") for r in ready], reingester, policy=policy, sleep=sleep)
     failed = {id(ready[i]) for i in result.failed}
     report.put_back += len(ready) - len(failed)
     report.failed += len(failed)
+    if failed:
+        report.failure = result.failure()
+    if len(failed) == len(ready) and result.final is not None:
+        return result.final  # nothing was put back and nothing changes: the caller says why, once
     logger.info(
         "redrove error object",
         extra={
@@ -240,7 +257,7 @@ def _put_back(
         },
     )
     if len(failed) == len(ready):
-        return
+        return result.final
     rest = [r for r in obj.records if r.problem is not None or id(r) in failed]
     try:
         if failed or (rest and not tag):
@@ -261,6 +278,7 @@ def _put_back(
             extra={"key": obj.key, "error": f"{type(err).__name__}: {err}"},
         )
         report.stuck.append(f"s3://{obj.bucket}/{obj.key}")
+    return result.final
 
 
 def _object_keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:

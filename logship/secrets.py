@@ -5,7 +5,8 @@ A :class:`SecretSource` says where a secret lives, following one naming rule:
 parameter, ``NAME_SECRET_ARN`` a Secrets Manager secret (plain text or JSON).
 A :class:`SecretProvider` fetches it at first use, caches it across warm
 invocations and refetches it once when the receiver refuses it (secrets get
-rotated). A secret is never logged and never put in an exception message;
+rotated). A parameter or secret named by its ARN is read in the region the
+ARN names. A secret is never logged and never put in an exception message;
 errors name where it comes from instead.
 """
 
@@ -14,12 +15,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Callable
-from typing import Any
 
+from logship.aws import ClientFactory, arn_region, boto3_client_factory, describe_error, error_code
 from logship.errors import AuthError, ConfigError
-
-ClientFactory = Callable[[str], Any]
 
 #: JSON fields a Secrets Manager secret may hold the Datadog API key in.
 DD_API_KEY_FIELDS = ("DD_API_KEY", "dd_api_key", "api_key", "apiKey")
@@ -47,19 +45,9 @@ _CONFIG_ERROR_CODES = frozenset(
         "UnrecognizedClientException",
     }
 )
-# botocore's errors for a client that cannot sign or route a request at all.
-_CONFIG_ERROR_CLASSES = frozenset({"NoCredentialsError", "PartialCredentialsError", "NoRegionError"})
-
-
-def boto3_client_factory(region: str | None = None) -> ClientFactory:
-    """A factory of boto3 clients; boto3 is imported on first use, never at import time."""
-
-    def make(service: str) -> Any:
-        import boto3
-
-        return boto3.client(service, region_name=region)
-
-    return make
+# botocore's errors for a client that cannot sign or route a request at all: the client's
+# setup (credentials, region) is wrong, not the name of the parameter or the role's rights.
+_CLIENT_SETUP_ERRORS = frozenset({"NoCredentialsError", "PartialCredentialsError", "NoRegionError"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +79,13 @@ class SecretSource:
             return f"Secrets Manager secret {self.secret_arn}"
         name = self.env_name
         return f"nowhere (no {name}, {name}_SSM_NAME or {name}_SECRET_ARN set)"
+
+    @property
+    def region(self) -> str | None:
+        """The region the parameter's or secret's ARN names; None for a value or a plain parameter name."""
+        if self.value:
+            return None
+        return arn_region(self.ssm_name or self.secret_arn)
 
 
 class SecretProvider:
@@ -139,11 +134,11 @@ class SecretProvider:
             return source.value
         try:
             if source.ssm_name:
-                client = self._client_factory("ssm")
+                client = self._client_factory("ssm", source.region)
                 response = client.get_parameter(Name=source.ssm_name, WithDecryption=True)
                 value = str(response["Parameter"]["Value"])
             elif source.secret_arn:
-                client = self._client_factory("secretsmanager")
+                client = self._client_factory("secretsmanager", source.region)
                 response = client.get_secret_value(SecretId=source.secret_arn)
                 value = _from_secret(str(response.get("SecretString", "")), source.json_fields, source.env_name)
             else:
@@ -161,12 +156,19 @@ class SecretProvider:
 
 
 def _read_error(source: SecretSource, where: str, err: Exception) -> ConfigError | AuthError:
-    """The error for a failed read: ConfigError naming the variable to fix, or AuthError for a passing fault."""
+    """The error for a failed read: ConfigError naming what to fix, or AuthError for a passing fault.
+
+    No credentials or no region is the client's setup, said as such; an
+    answer that the name, the ARN or the role's rights are wrong names the
+    variable to check.
+    """
+    code = error_code(err)
+    if code in _CLIENT_SETUP_ERRORS:
+        return ConfigError(f"could not read {source.env_name} from {where}: {describe_error(err)}")
     response = getattr(err, "response", None)  # botocore's ClientError carries the service's answer
     error = response.get("Error", {}) if isinstance(response, dict) else {}
-    code = error.get("Code")
     problem = f"{code}: {error.get('Message') or err}" if code else f"{type(err).__name__}: {err}"
-    if code in _CONFIG_ERROR_CODES or type(err).__name__ in _CONFIG_ERROR_CLASSES:
+    if code in _CONFIG_ERROR_CODES:
         variable = f"{source.env_name}_SSM_NAME" if source.ssm_name else f"{source.env_name}_SECRET_ARN"
         return ConfigError(
             f"could not read {source.env_name} from {where} ({problem}); check {variable} "

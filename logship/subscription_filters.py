@@ -472,9 +472,9 @@ def handle(
     physical_id = _physical_id(event)
     try:
         if logs_client is None:
-            import boto3
+            from logship.aws import boto3_client_factory
 
-            logs_client = boto3.client("logs")
+            logs_client = boto3_client_factory()("logs")
         status, reason = _run(event, logs_client, deadline, clock)
     except Exception as err:  # noqa: BLE001 - any failure becomes a FAILED answer instead of a stack left waiting
         status, reason = "FAILED", str(err) if isinstance(err, SubscriptionError) else f"{type(err).__name__}: {err}"

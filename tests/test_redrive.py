@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logship import _gzip
+from logship.errors import ReingestError
 from logship.firehose.reingest import FirehoseReingester, KinesisReingester
 from logship.firehose.subscription import decode_record
 from logship.redrive import REDRIVEN_TAG, read_documents, redrive
@@ -161,6 +162,35 @@ def test_an_object_put_back_in_part_keeps_the_rest_and_the_next_run_sends_only_t
     assert (second.put_back, second.failed, second.never) == (first.failed, 0, 1)
     delivered = local_aws.delivered_records(stream, take=True)
     assert collections.Counter(delivered) == collections.Counter(good)
+
+
+class CountingFirehose:
+    """A boto3 Firehose client that counts its PutRecordBatch calls."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls = 0
+
+    def put_record_batch(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.client.put_record_batch(**kwargs)
+
+
+def test_a_stream_that_does_not_exist_stops_the_redrive_in_one_call(local_aws, unique):
+    """No such stream is final: ReingestError names the stream and why, after one call; the objects stay as they were."""
+    s3 = local_aws.client("s3")
+    s3.create_bucket(Bucket=unique)
+    for n in range(3):
+        put_error_object(local_aws, unique, FIXTURE, key=f"processing-failed/obj-{n}")
+    firehose = CountingFirehose(local_aws.client("firehose"))
+    with pytest.raises(ReingestError) as caught:
+        redrive(f"s3://{unique}/processing-failed", FirehoseReingester(firehose, "nosuch"), s3, policy=FAST)
+    assert str(caught.value).startswith(
+        "cannot put records back into firehose:nosuch: the stream does not exist (ResourceNotFoundException: "
+    )
+    assert firehose.calls == 1
+    for n in range(3):
+        assert s3.get_object(Bucket=unique, Key=f"processing-failed/obj-{n}")["Body"].read() == FIXTURE
 
 
 def test_with_kinesis_stream_records_go_to_the_source_stream(local_aws, unique):

@@ -195,12 +195,12 @@ class Soak:
         )
         return Logship(settings, client_factory=self._client)
 
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, region: str | None = None) -> Any:
         if service == "firehose":
             return self.firehose_client
         if service == "s3":
             return self.s3
-        return self.local_aws.client(service)
+        return self.local_aws.client(service, region)
 
     def close(self) -> None:
         for app in self.apps.values():

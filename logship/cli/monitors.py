@@ -115,10 +115,11 @@ class _Session:
     """One command's run: settings, keys, jobs, desired monitors, the Datadog client and the plan."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        from logship.aws import boto3_client_factory
         from logship.cronwatch.discovery import find_jobs, read_jobs_file
         from logship.cronwatch.monitors import MonitorOptions, desired_monitors
         from logship.datadog.monitors import MonitorsClient
-        from logship.secrets import ApiKeyProvider, SecretProvider, boto3_client_factory
+        from logship.secrets import ApiKeyProvider, SecretProvider
         from logship.settings import Settings
 
         settings = Settings.from_env()

@@ -148,7 +148,7 @@ def _endpoint(service: str) -> str | None:
 
 def _reingester(service: str, stream: str, region: str | None) -> Reingester:
     """The Lambda's re-ingester for ``stream``, its boto3 client made the usual way (endpoint from the environment)."""
-    from logship.secrets import boto3_client_factory
+    from logship.aws import boto3_client_factory
 
     client = boto3_client_factory(region)(service)
     if service == "kinesis":

@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from logship.aws import ClientFactory, boto3_client_factory
 from logship.cronwatch.discovery import JobsFound, TaskDefinitions, find_jobs, pages, read_jobs_file
 from logship.cronwatch.jobs import Job, names_from_task_definition
 from logship.datadog.metrics import Gauge, MetricsClient
@@ -42,7 +43,7 @@ from logship.errors import DeliveryError, LogshipError
 from logship.opsevents import console
 from logship.opsevents.model import Fact, Kind, Link, OpsEvent
 from logship.opsevents.severity import severity_of
-from logship.secrets import ApiKeyProvider, boto3_client_factory
+from logship.secrets import ApiKeyProvider
 
 if TYPE_CHECKING:
     from logship.opsevents.app import OpsEventsApp
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ClientFactory = Callable[[str], Any]
 
 RUNNING_METRIC = "logship.ecs.tasks.running"
 PENDING_METRIC = "logship.ecs.tasks.pending"
@@ -377,7 +377,7 @@ class RunWatch:
     ) -> None:
         self.settings = settings
         self._factory = client_factory or boto3_client_factory()
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str | None], Any] = {}
         self._events_app = events_app
         self._metrics = metrics
         if metrics is None and settings.datadog_enabled:
@@ -402,10 +402,11 @@ class RunWatch:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._factory(service)
-        return self._clients[service]
+    def _client(self, service: str, region: str | None = None, /) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self._factory(service, region)
+        return self._clients[key]
 
     @property
     def events_app(self) -> OpsEventsApp:

@@ -125,7 +125,7 @@ class EventsClient:
                 continue
             if answer is not Answer.RETRY:
                 return SendResult(False, attempts.made, status, self._refusal(answer, status, error), final=True)
-            logger.warning("Datadog events API: %s", error)
+            logger.debug("Datadog events API: %s", error)  # one try; the result's error says what came of them
             if not attempts.wait(retry_after_seconds(headers)):
                 return SendResult(False, attempts.made, status, f"{error}; stopped by {attempts.stopped_by}")
 

@@ -248,7 +248,8 @@ class DatadogSender:
                 )
             except TransportError as err:
                 report.last_error = str(err)
-                logger.warning("Datadog transport error: %s", err)
+                # One try of many: the report's failure (the invocation line, the error) says what came of them.
+                logger.debug("Datadog transport error: %s", err)
             else:
                 status = response.status
                 report.statuses[status] = report.statuses.get(status, 0) + 1

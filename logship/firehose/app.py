@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from logship.aws import ClientFactory, boto3_client_factory, describe_error
 from logship.datadog.logs import DatadogSender, Delivery, DeliveryReport
 from logship.deadletter import DeadLetter
-from logship.errors import AuthError, ConfigError, DeadLetterError, DeliveryError
+from logship.errors import AuthError, ConfigError, DeadLetterError, DeliveryError, LogshipError
 from logship.firehose.event import FirehoseEvent
 from logship.firehose.metrics import invocation_metrics
 from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestReport, reingest
@@ -36,7 +37,7 @@ from logship.firehose.transform import (
     stranded_pieces,
     transform,
 )
-from logship.secrets import ApiKeyProvider, boto3_client_factory
+from logship.secrets import ApiKeyProvider
 from logship.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ class InvocationSummary:
     ``events_not_json`` and ``events_filtered`` count the events of the
     records handled now that were not sent to Datadog on purpose (``ONLY_JSON``;
     the include/exclude filters); ``dd_failure`` says what kept entries from
-    Datadog (empty when nothing did).
+    Datadog, and ``reingest_failure`` what kept records out of the stream
+    (each empty when nothing did).
     """
 
     invocation_id: str
@@ -87,6 +89,7 @@ class InvocationSummary:
     dd_failure: str
     reingest_calls: int
     reingest_failed: int
+    reingest_failure: str
     response_bytes: int
     response_limit: int
     ms_transform: float
@@ -128,7 +131,7 @@ class Logship:
         sender: DatadogSender | None = None,
         reingester_factory: Callable[[FirehoseEvent], Reingester] | None = None,
         dead_letter: DeadLetter | None = None,
-        client_factory: Callable[[str], Any] | None = None,
+        client_factory: ClientFactory | None = None,
         metrics: Callable[[str], None] | None = None,
     ) -> None:
         """``metrics``, when given, takes each invocation's EMF line (the Lambda handler prints it to stdout)."""
@@ -140,7 +143,7 @@ class Logship:
         self._reingester_factory = reingester_factory or self._default_reingester
         self._dead_letter = dead_letter
         if dead_letter is None and settings.dead_letter_uri:
-            self._dead_letter = DeadLetter(settings.dead_letter_uri, lambda s: self._client(s, None))
+            self._dead_letter = DeadLetter(settings.dead_letter_uri, self._client)
         for notice in settings.notices:
             logger.warning(notice)
 
@@ -156,18 +159,18 @@ class Logship:
         self.close()
 
     # --- collaborators, made on first use ---------------------------------
-    def _client(self, service: str, region: str | None) -> Any:
+    def _client(self, service: str, region: str | None = None, /) -> Any:
         key = (service, region)
         if key not in self._clients:
-            factory = self._client_factory or boto3_client_factory(region)
-            self._clients[key] = factory(service)
+            factory = self._client_factory or boto3_client_factory()
+            self._clients[key] = factory(service, region)
         return self._clients[key]
 
     @property
     def sender(self) -> DatadogSender:
         """The Datadog sender (the key is fetched at its first request)."""
         if self._sender is None:
-            keys = ApiKeyProvider(self.settings.api_key, lambda service: self._client(service, None))
+            keys = ApiKeyProvider(self.settings.api_key, self._client)
             self._sender = DatadogSender(self.settings.logs, keys)
         return self._sender
 
@@ -313,8 +316,13 @@ class Logship:
             return None
         try:
             reingester = self._reingester_factory(event)
-        except Exception as err:  # noqa: BLE001 - no client (region, credentials): nothing was put back
-            return ReingestReport(failed=set(range(len(items))), errors=[f"{type(err).__name__}: {err}"])
+        except Exception as err:  # noqa: BLE001 - no client (region, credentials, endpoint): nothing was put back
+            problem = describe_error(err) or (
+                str(err) if isinstance(err, LogshipError) else f"{type(err).__name__}: {err}"
+            )
+            stream = f"kinesis:{event.source_stream_name}" if event.source_stream_name else None
+            target = stream or f"firehose:{event.delivery_stream_name}"
+            return ReingestReport(failed=set(range(len(items))), errors=[problem], target=target, final=problem)
         policy = self.settings.reingest_retry
         report = reingest(items, reingester, policy=policy, deadline=deadline)
         stranded = stranded_pieces(outcomes, report.failed)
@@ -443,6 +451,7 @@ def _summary(
         dd_failure=report.failure(),
         reingest_calls=reingest_report.calls if reingest_report else 0,
         reingest_failed=len(reingest_report.failed) if reingest_report else 0,
+        reingest_failure=reingest_report.failure() if reingest_report else "",
         response_bytes=settlement.response_bytes,
         response_limit=response_limit,
         ms_transform=round((transformed - started) * 1000, 1),

@@ -359,6 +359,10 @@ class Settlement:
         return response_bytes(outcome.response_bytes for outcome in self.outcomes)
 
 
+# Record ids one log line names (the count says how many there were).
+_IDS_LOGGED = 20
+
+
 def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, entries: EntryOptions) -> Settlement:
     """Apply the re-ingest ``report`` (None: nothing was re-ingested) to the outcomes.
 
@@ -370,10 +374,11 @@ def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, ent
     if report is None or not report.failed:
         return Settlement(tuple(outcomes), [])
     failed = report.failed
-    reason = "re-ingest failed: " + "; ".join(report.errors[-3:])
+    reason = f"re-ingest into {report.target} failed: {report.failure()}"
     final: list[RecordOutcome] = []
     to_send: list[bytes] = []
     partly: list[str] = []
+    failed_ids: list[str] = []
     index = 0
     for outcome in outcomes:
         left = [piece for position, piece in enumerate(outcome.pieces, index) if position in failed]
@@ -383,7 +388,7 @@ def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, ent
             continue
         if len(left) < len(outcome.pieces):
             partly.append(outcome.record_id)
-        logger.error("record failed: %s", reason, extra={"recordId": outcome.record_id, "reason": reason})
+        failed_ids.append(outcome.record_id)
         built = [build_entries(piece.batch, piece.tags, entries) for piece in left]
         failed_outcome = _as_failed(outcome, reason)
         final.append(
@@ -395,10 +400,16 @@ def settle(outcomes: Sequence[RecordOutcome], report: ReingestReport | None, ent
         )
         for part in built:
             to_send.extend(part)
+    if failed_ids:
+        logger.error(
+            "records answered ProcessingFailed: %s",
+            reason,
+            extra={"records": len(failed_ids), "recordIds": failed_ids[:_IDS_LOGGED]},
+        )
     if partly:
         logger.error(
             "split records put back in part: their pieces put back are processed and the error prefix keeps them whole",
-            extra={"recordIds": partly[:20], "records": len(partly)},
+            extra={"recordIds": partly[:_IDS_LOGGED], "records": len(partly)},
         )
     return Settlement(tuple(final), to_send, tuple(partly))
 

@@ -35,6 +35,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from logship.aws import ClientFactory, boto3_client_factory
 from logship.delivery import SendResult
 from logship.errors import ConfigError, DeadLetterError, DeliveryError
 from logship.firehose.app import LambdaContext
@@ -45,7 +46,6 @@ from logship.opsevents.interpret import interpret
 from logship.opsevents.model import OpsEvent, Skipped
 from logship.opsevents.sinks import DATADOG, SINK_NAMES, SLACK, Sink, build_sinks
 from logship.opsevents.slack_payload import slack_message
-from logship.secrets import boto3_client_factory
 from logship.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -111,12 +111,12 @@ class OpsEventsApp:
         *,
         sinks: Mapping[str, Sink] | None = None,
         dead_letter: OpsDeadLetter | None = None,
-        client_factory: Callable[[str], Any] | None = None,
+        client_factory: ClientFactory | None = None,
         recent: RecentKeys | None = None,
     ) -> None:
         self.settings = settings
         self._client_factory = client_factory
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str | None], Any] = {}
         self._sinks: dict[str, Sink] | None = dict(sinks) if sinks is not None else None
         self._dead_letter = dead_letter
         if dead_letter is None and settings.dead_letter_uri:
@@ -143,11 +143,12 @@ class OpsEventsApp:
         self.close()
 
     # --- collaborators, made on first use ---------------------------------
-    def _client(self, service: str) -> Any:
-        if service not in self._clients:
+    def _client(self, service: str, region: str | None = None, /) -> Any:
+        key = (service, region)
+        if key not in self._clients:
             factory = self._client_factory or boto3_client_factory()
-            self._clients[service] = factory(service)
-        return self._clients[service]
+            self._clients[key] = factory(service, region)
+        return self._clients[key]
 
     @property
     def sinks(self) -> Mapping[str, Sink]:

@@ -32,7 +32,7 @@ import orjson
 from logship.deadletter import parse_s3_uri
 from logship.errors import DeadLetterError
 from logship.opsevents import limits
-from logship.opsevents.sinks import DATADOG, SINK_NAMES, Sink
+from logship.opsevents.sinks import DATADOG, SINK_NAMES, SLACK, Sink
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,10 @@ class OpsDeadLetter:
 
 @dataclasses.dataclass
 class OpsReplayReport:
-    """What a replay did: objects read, messages each sink took, objects deleted and left."""
+    """What a replay did: objects read, messages each sink took, objects deleted and left.
+
+    ``failure`` says why the last object left was left (empty when none was).
+    """
 
     objects: int = 0
     sent: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -131,6 +134,14 @@ class OpsReplayReport:
     left: int = 0
     unreadable: int = 0
     no_sink: int = 0
+    failure: str = ""
+
+
+# Why a sink is missing here: what builds each (logship.opsevents.sinks.build_sinks).
+_NO_SINK = {
+    DATADOG: "Datadog is off here (LOGSHIP_DATADOG_ENABLED=false)",
+    SLACK: "no Slack webhook is configured here (SLACK_WEBHOOK_URL, or its _SSM_NAME or _SECRET_ARN)",
+}
 
 
 def replay(
@@ -164,6 +175,7 @@ def replay(
         except DeadLetterError as err:
             report.unreadable += 1
             report.left += 1
+            report.failure = f"s3://{bucket}/{key} is not an ops events dead letter ({err})"
             extra = {"key": key, "error": str(err)}
             logger.error("skipped an object that is not an ops events dead letter", extra=extra)
             continue
@@ -171,6 +183,7 @@ def replay(
         if sink is None:
             report.no_sink += 1
             report.left += 1
+            report.failure = _NO_SINK.get(letter.sink, f"no {letter.sink} sink is configured here")
             logger.error("no %s sink configured; the dead letter is left in place", letter.sink, extra={"key": key})
             continue
         body = dict(letter.body)
@@ -185,6 +198,7 @@ def replay(
             report.deleted += 1
         else:
             report.left += 1
+            report.failure = f"{letter.sink}: {result.error}"
         logger.info(
             "replayed ops events dead letter",
             extra={"key": key, "sink": letter.sink, "delivered": result.delivered, "error": result.error},

@@ -10,12 +10,13 @@ Lambda would have sent it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from logship.delivery import SendResult
 
 if TYPE_CHECKING:
+    from logship.aws import ClientFactory
     from logship.settings import Settings
 
 DATADOG = "datadog"
@@ -47,7 +48,7 @@ class Sink(Protocol):
         ...
 
 
-def build_sinks(settings: Settings, client_factory: Callable[[str], Any]) -> dict[str, Sink]:
+def build_sinks(settings: Settings, client_factory: ClientFactory) -> dict[str, Sink]:
     """Datadog's Events API (unless ``LOGSHIP_DATADOG_ENABLED=false``) and the Slack webhook when one is configured.
 
     ``client_factory`` makes the boto3 clients the secrets are read with (SSM,

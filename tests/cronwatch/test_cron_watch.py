@@ -241,7 +241,7 @@ def watch_for(local_aws: LocalAws, datadog: IntakeEmulator, slack: SlackWebhookE
         "LOGSHIP_JOBS_FILE": str(jobs_file), **env,
     })  # fmt: skip
     metrics = MetricsClient(ApiOptions(datadog.url, max_retries=0), ApiKeyProvider(SecretSource(value="k")))
-    return RunWatch(settings, client_factory=lambda service: local_aws.client(service, REGION), metrics=metrics,
+    return RunWatch(settings, client_factory=lambda service, region=None: local_aws.client(service, region or REGION), metrics=metrics,
                     page_size=2, clock=NOW.timestamp)  # fmt: skip
 
 

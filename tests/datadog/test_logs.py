@@ -11,6 +11,7 @@ from conftest import FakeContext, data_record, firehose_event
 from logship.datadog.logs import DatadogSender, LogsIntakeOptions
 from logship.deadletter import decode_lines, replay
 from logship.errors import AuthError, ConfigError, DeliveryError
+from logship.retry import RetryPolicy
 from logship.secrets import ApiKeyProvider, SecretSource
 from logship.settings import Settings
 
@@ -151,6 +152,14 @@ def test_key_from_a_json_secret(intake, local_aws, unique, make_app):
     assert messages(intake) == ["a"]
 
 
+def test_a_secret_is_read_in_the_region_its_arn_names(local_aws, unique):
+    """The client for a secret named by its ARN is made in the ARN's region, whatever the default region is."""
+    secrets = local_aws.client("secretsmanager", "eu-west-1")
+    arn = secrets.create_secret(Name=unique, SecretString="in-eu")["ARN"]
+    assert ":eu-west-1:" in arn and local_aws.region != "eu-west-1"
+    assert ApiKeyProvider(SecretSource(secret_arn=arn), local_aws.client).get() == "in-eu"
+
+
 def test_missing_ssm_parameter_is_a_clear_error_without_secrets(local_aws):
     """A missing parameter is configuration: ConfigError naming the parameter, its answer and the variable to fix."""
     provider = ApiKeyProvider(SecretSource(ssm_name="/nope/key"), local_aws.client)
@@ -229,6 +238,20 @@ def test_rejected_entries_go_to_the_dead_letter_with_the_rest_delivered(intake, 
     [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=unique, Prefix="dl/")["Contents"]]
     body = s3.get_object(Bucket=unique, Key=key)["Body"].read()
     assert [orjson.loads(line)["message"] for line in zlib.decompress(body, wbits=31).splitlines()] == ["poison pill"]
+
+
+def test_each_failed_try_is_a_debug_line_and_the_report_names_the_host(caplog):
+    """Datadog out of reach: every try is logged at DEBUG only (no warning per try); the failure names the host."""
+    caplog.set_level("DEBUG", logger="logship")
+    url = f"http://127.0.0.1:{_closed_port()}/api/v2/logs"
+    sender = DatadogSender(LogsIntakeOptions(url, retry=RetryPolicy(max_attempts=4)), Key(), sleep=lambda _s: None)
+    with sender:
+        report = sender.send(entries(3))
+    tries = [r for r in caplog.records if r.name == "logship.datadog.logs"]
+    assert report.requests == len(tries) == 4
+    assert {r.levelname for r in tries} == {"DEBUG"}
+    host = url.split("/")[2]
+    assert report.failure() == f"3 entries not delivered (last error: {host}: connection refused)"
 
 
 def test_replay_of_a_partly_accepted_object_keeps_only_the_rest(intake, local_aws, unique):

@@ -193,7 +193,10 @@ def test_kinesis_source_reingests_into_the_source_stream_with_its_partition_key(
 
 
 def test_failed_reingest_marks_records_failed_and_forwards_their_logs(intake, local_aws, unique, caplog, make_app):
-    """When re-ingest fails (no such stream), records become ProcessingFailed, logs still reach Datadog, no raise."""
+    """When re-ingest fails (no such stream), records become ProcessingFailed, logs still reach Datadog, no raise.
+
+    No such stream is final: one call, no retry, and one error line for all the records.
+    """
     records = [data_record(f"r{n}", [f"m{n}-{i}-" + os.urandom(40).hex() for i in range(20)]) for n in range(4)]
     event = firehose_event(records, stream=f"{unique}-missing")
     app = make_app(
@@ -208,16 +211,22 @@ def test_failed_reingest_marks_records_failed_and_forwards_their_logs(intake, lo
         ),
         client_factory=local_aws.client,
     )
-    response = app.handle(event, FakeContext())
-    results = [r["result"] for r in response["records"]]
+    invocation = app.process(event, FakeContext())
+    results = [r["result"] for r in invocation.response["records"]]
     assert "ProcessingFailed" in results
+    assert invocation.summary.reingest_calls == 1
+    assert invocation.summary.reingest_failure.startswith("the stream does not exist")
     sent = {e["message"] for e in intake.entries}
     for record, result in zip(records, results, strict=True):
         messages = {e["message"] for e in decode_record(record["data"]).events}
         if result == "ProcessingFailed":
             assert messages <= sent
     assert len(intake.entries) == 80
-    assert any("re-ingest failed" in r.getMessage() for r in caplog.records)
+    # One line for all the records, naming the stream and why no retry was made.
+    [failed] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert failed.getMessage().startswith(f"records answered ProcessingFailed: re-ingest into firehose:{unique}-missing")
+    assert "the stream does not exist (ResourceNotFoundException" in failed.getMessage()
+    assert failed.records == results.count("ProcessingFailed")
 
 
 def test_summary_line_counts_the_invocation(intake, caplog, make_app):

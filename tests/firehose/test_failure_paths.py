@@ -78,8 +78,8 @@ def app_for(make_app, intake, local_aws, *, env: dict[str, str], s3=None, concur
         settings, logs=dataclasses.replace(settings.logs, concurrency=concurrency, max_batch_entries=batch)
     )
 
-    def clients(service: str):
-        return s3 if service == "s3" and s3 is not None else local_aws.client(service)
+    def clients(service: str, region: str | None = None):
+        return s3 if service == "s3" and s3 is not None else local_aws.client(service, region)
 
     return make_app(settings, client_factory=clients)
 
@@ -184,7 +184,7 @@ def test_reingest_failing_in_part_sends_nothing_to_s3_twice(intake, local_aws, u
         }
     )
     app = make_app(
-        settings, client_factory=lambda service: flaky if service == "firehose" else local_aws.client(service)
+        settings, client_factory=lambda service, region=None: flaky if service == "firehose" else local_aws.client(service, region)
     )
     batch, expected = records(20, 15)
     firehose = FirehoseStandIn(app.handle, local_aws.client("s3"), unique, stream=unique)
@@ -243,7 +243,7 @@ def test_a_rest_too_big_for_one_record_is_split_and_its_pieces_left_behind_get_e
         settings, reingest_retry=RetryPolicy(max_attempts=1, base_seconds=0.0, cap_seconds=0.0)
     )
     app = make_app(
-        settings, client_factory=lambda service: flaky if service == "firehose" else local_aws.client(service)
+        settings, client_factory=lambda service, region=None: flaky if service == "firehose" else local_aws.client(service, region)
     )
     filler, _ = records(1, 1_600, tag="f")  # takes most of the response
     big = [f"big-{n} " + base64.b64encode(os.urandom(30_000)).decode() for n in range(35)]  # ~1.05 MB gzipped

@@ -1,8 +1,19 @@
-"""Re-ingest: batches within API limits, retries of partial failures, never raising."""
+"""Re-ingest: batches within API limits, retries of partial failures, no retry of final answers, never raising."""
 
 from __future__ import annotations
 
-from logship.firehose.reingest import FirehoseReingester, KinesisReingester, ReingestItem, ReingestReport, reingest
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+
+from logship.aws import NO_CREDENTIALS, NO_REGION
+from logship.firehose.reingest import (
+    FirehoseReingester,
+    KinesisReingester,
+    ReingestItem,
+    ReingestReport,
+    final_problem,
+    reingest,
+)
 from logship.retry import RetryPolicy
 
 
@@ -68,3 +79,72 @@ def test_a_second_try_is_absorbed_into_the_first_report():
     first = ReingestReport(failed={1, 3, 4}, calls=2, retries=1, errors=["a"])
     first.absorb([3, 4], ReingestReport(failed={1}, calls=3, retries=2, errors=["b"]))
     assert (first.failed, first.calls, first.retries, first.errors) == ({1, 4}, 5, 4, ["a", "b"])
+
+
+# --- answers no retry can fix ---------------------------------------------------------------
+
+FINAL = ["ResourceNotFoundException", "AccessDeniedException", "InvalidArgumentException", "ValidationException",
+         "UnrecognizedClientException", "InvalidKMSResourceException", "KMSAccessDeniedException"]
+PASSING = ["ServiceUnavailableException", "ProvisionedThroughputExceededException", "ThrottlingException",
+           "InternalFailure", "KMSThrottlingException"]
+
+
+def client_error(code: str, operation: str = "PutRecordBatch") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"the {code} message"}}, operation)
+
+
+@pytest.mark.parametrize("code", FINAL)
+def test_an_answer_no_retry_can_fix_is_final(code):
+    """Such an answer is said in words that hold its code and message."""
+    problem = final_problem(client_error(code))
+    assert problem is not None and code in problem and f"the {code} message" in problem
+
+
+@pytest.mark.parametrize("code", PASSING)
+def test_a_passing_answer_is_retried(code):
+    """Throttling, an unavailable service, an internal failure: a retry may succeed."""
+    assert final_problem(client_error(code)) is None
+
+
+def test_no_credentials_no_region_and_no_answer_are_told_apart():
+    """No credentials and no region are final, said as such; a connection that failed is retried."""
+    assert final_problem(NoCredentialsError()) == NO_CREDENTIALS
+    assert final_problem(NoRegionError()) == NO_REGION
+    assert final_problem(EndpointConnectionError(endpoint_url="http://127.0.0.1:1")) is None
+    assert str(final_problem(client_error("ResourceNotFoundException"))).startswith("the stream does not exist (")
+
+
+@pytest.mark.parametrize("service", ["firehose", "kinesis"])
+def test_a_stream_that_does_not_exist_is_tried_once(service, local_aws, unique):
+    """PutRecordBatch or PutRecords into no such stream: one call, no retry, every item failed, and why."""
+    reingester = (FirehoseReingester if service == "firehose" else KinesisReingester)(local_aws.client(service), unique)
+    items = [ReingestItem(f"r{n}".encode(), "key") for n in range(3)]
+    sleeps: list[float] = []
+    report = reingest(items, reingester, policy=RetryPolicy(max_attempts=5), sleep=sleeps.append)
+    assert (report.failed, report.calls, report.retries, sleeps) == ({0, 1, 2}, 1, 0, [])
+    assert report.final is not None and report.final.startswith("the stream does not exist (ResourceNotFoundException")
+    assert report.failure() == report.final
+
+
+class RefusingFirehose:
+    """A Firehose client (boto3 shape) that refuses chosen records with chosen per-record error codes."""
+
+    def __init__(self, codes: dict[bytes, str]) -> None:
+        self.codes = codes
+        self.calls: list[list[bytes]] = []
+
+    def put_record_batch(self, DeliveryStreamName, Records):
+        self.calls.append([r["Data"] for r in Records])
+        responses = [{"ErrorCode": self.codes[r["Data"]]} if r["Data"] in self.codes else {"RecordId": "x"}
+                     for r in Records]
+        return {"FailedPutCount": sum("ErrorCode" in r for r in responses), "RequestResponses": responses}
+
+
+def test_a_record_refused_for_good_is_not_sent_again():
+    """A per-record final code gives that record up at once; a passing one is retried."""
+    client = RefusingFirehose({b"a": "InvalidArgumentException", b"b": "ServiceUnavailableException"})
+    items = [ReingestItem(b"a"), ReingestItem(b"b"), ReingestItem(b"c")]
+    report = reingest(items, FirehoseReingester(client, "s"), policy=RetryPolicy(max_attempts=3), sleep=lambda _s: None)
+    assert client.calls == [[b"a", b"b", b"c"], [b"b"], [b"b"]]
+    assert report.failed == {0, 1}
+    assert report.final == "the stream refused records (InvalidArgumentException)"

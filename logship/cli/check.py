@@ -1,4 +1,4 @@
-"""``logship check``: validate the configured API key against the configured site."""
+"""``logship check``: validate the configured API key against the configured API (the site's, or ``DD_API_URL``)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
             "Validate the API key against the site's API (GET /api/v1/validate, with datadog-api-client:\n"
             "pip install 'logship[datadog]'), and say where logs would go. Exits 1 when the key is not valid."
         ),
-        env=(*DATADOG_ENV_NAMES, DD_API_URL, "AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"),
+        env=(*DATADOG_ENV_NAMES, DD_API_URL, "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"),
     )
     check.set_defaults(func=run)
 
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from datadog_api_client.exceptions import ApiException
     from datadog_api_client.v1.api.authentication_api import AuthenticationApi
 
+    from logship.datadog.sites import api_url
     from logship.secrets import ApiKeyProvider
     from logship.settings import Settings
     from logship.transport import describe_failure
@@ -59,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         valid = False
     except urllib3.exceptions.HTTPError as err:
         raise CommandError(f"cannot reach the Datadog API at {settings.api.url}: {describe_failure(err)}") from None
-    print(f"API key from {keys.source} is {'valid' if valid else 'NOT valid'} for site {settings.site}")
+    # Name what was asked: the site only when its own API answered (DD_API_URL may point anywhere).
+    url = settings.api.url
+    where = f"site {settings.site} ({url})" if url == api_url(settings.site) else url
+    print(f"API key from {keys.source} is {'valid' if valid else 'NOT valid'} for {where}")
     print(f"logs go to {settings.logs.url}")
     return 0 if valid else 1

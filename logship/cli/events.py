@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from logship.cli import arguments
-from logship.cli.failures import CommandError
+from logship.cli.failures import CommandError, nothing_found
 
 
 def register(sub: Any) -> None:
@@ -44,13 +44,13 @@ def register(sub: Any) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo; exit 1 when a sink did not get exactly what it should."""
-    from logship.testing.events_demo import DEFAULT_FIXTURES, fixture_files, run_events_demo
+    from logship.testing.events_demo import DEFAULT_FIXTURES, read_fixtures, run_events_demo
 
     folder = args.fixtures or DEFAULT_FIXTURES
     try:
-        fixture_files(folder)
+        read_fixtures(folder)
     except ValueError as err:
-        if args.fixtures is None:
+        if args.fixtures is None and not folder.is_dir():
             # An installed wheel carries no tests/: the fixtures are in a source checkout.
             raise CommandError(
                 f"{err}: the demo replays the fixture events of a source checkout (tests/fixtures/opsevents); "
@@ -69,9 +69,9 @@ def replays_opsevents(uri: str) -> bool:
 
 def run_replay(args: argparse.Namespace) -> int:
     """``logship replay s3://.../opsevents``: send each dead-lettered message to its own sink; exit 1 if any is left."""
-    import boto3
     import orjson
 
+    from logship.aws import boto3_client_factory
     from logship.jsonlog import configure_logging
     from logship.opsevents.app import OpsEventsApp
     from logship.opsevents.deadletter import RESTAMP_AFTER_SECONDS, replay
@@ -83,9 +83,13 @@ def run_replay(args: argparse.Namespace) -> int:
         report = replay(
             args.uri,
             app.sinks,
-            boto3.client("s3"),
+            boto3_client_factory()("s3"),
             deadline_seconds=args.timeout,
             restamp_after_seconds=None if args.keep_timestamps else RESTAMP_AFTER_SECONDS,
         )
     print(orjson.dumps(dataclasses.asdict(report)).decode())
-    return 0 if report.left == 0 else 1
+    if not report.objects:
+        nothing_found("replay", args.uri, "no ops events dead letters, opsevents/**/*.json")
+    if report.left:
+        raise CommandError(f"{report.left:,} ops events dead letters left under {args.uri}: {report.failure}")
+    return 0

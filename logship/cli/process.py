@@ -9,7 +9,6 @@ Otherwise they are not put anywhere and come back ``ProcessingFailed``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ import orjson
 from logship import limits
 from logship.cli import arguments
 from logship.cli.failures import CommandError
+from logship.errors import ConfigError
 from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester, ReingestItem
 
 # The Lambda console's default test event ("hello-world"): a common first try.
@@ -32,6 +32,7 @@ AWS_ENV_NAMES = (
     "AWS_ENDPOINT_URL_KINESIS",
     "AWS_PROFILE",
     "AWS_REGION",
+    "AWS_DEFAULT_REGION",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
 )
@@ -98,8 +99,9 @@ def read_event(path: Path) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Process the event with settings from the environment and write the response.
 
-    Exits 1 when records that did not fit were not re-ingested because real
-    AWS was not allowed (the response is written all the same).
+    Exits 1 when records that did not fit were not re-ingested (real AWS not
+    allowed, no credentials, no such stream...); the response is written all
+    the same, and the error line says why.
     """
     from logship.firehose.app import Logship
     from logship.jsonlog import configure_logging
@@ -108,18 +110,14 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     event = read_event(args.event)
-    refused: list[str] = []
-    if not args.aws and not (_endpoint("firehose") and _endpoint("kinesis")):
-        # A refused re-ingest is final: no retry can change the answer.
-        retry = dataclasses.replace(settings.reingest_retry, max_attempts=1)
-        settings = dataclasses.replace(settings, reingest_retry=retry)
+    targets: list[str] = []
 
     def reingester(firehose_event: Any) -> Reingester:
         service = "kinesis" if firehose_event.source_stream_name else "firehose"
         stream = firehose_event.source_stream_name or firehose_event.delivery_stream_name
+        targets.append(f"{service}:{stream}")
         endpoint = _endpoint(service)
         if endpoint is None and not args.aws:
-            refused.append(f"{service}:{stream}")
             return _Refused(f"{service}:{stream}")
         where = endpoint or f"real AWS ({firehose_event.region or 'the default region'})"
         print(f"logship process: re-ingesting into {service}:{stream} at {where}", file=sys.stderr)
@@ -132,11 +130,11 @@ def run(args: argparse.Namespace) -> int:
         args.out.write_bytes(out)
     else:
         sys.stdout.buffer.write(out + b"\n")
-    if refused:
+    summary = invocation.summary
+    if summary.reingest_failed:
         raise CommandError(
-            f"{invocation.summary.reingest_failed} records that did not fit the response were not re-ingested into "
-            f"{refused[0]}: that is real AWS, which needs --aws (or set AWS_ENDPOINT_URL for a local endpoint); "
-            "their records are ProcessingFailed in the response"
+            f"{summary.reingest_failed} records that did not fit the response were not re-ingested into "
+            f"{targets[-1]}: {summary.reingest_failure}; they are ProcessingFailed in the response"
         )
     return 0
 
@@ -171,5 +169,7 @@ class _Refused:
         return len(item.data)
 
     def put_batch(self, items: Sequence[ReingestItem]) -> list[str | None]:
-        """Refuse the batch."""
-        raise CommandError(f"not re-ingested into {self.target}: real AWS needs --aws")
+        """Refuse the batch, for good (no retry can change the answer)."""
+        raise ConfigError(
+            "that is real AWS, which needs --aws (or set AWS_ENDPOINT_URL for a local endpoint)"
+        )

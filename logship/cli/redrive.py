@@ -9,10 +9,18 @@ from typing import Any
 import orjson
 
 from logship.cli import arguments
+from logship.cli.failures import CommandError, nothing_found
 from logship.cli.progress import Progress
 
 #: AWS variables this command reads besides logship's own (botocore's names).
-AWS_ENV_NAMES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_REGION", "AWS_ACCESS_KEY_ID")
+AWS_ENV_NAMES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+)
 
 
 def register(sub: Any) -> None:
@@ -57,9 +65,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Redrive and print the report; exit 1 while records could not be put back (or an object could not be removed)."""
-    import boto3
+    """Redrive and print the report; exit 1 while records could not be put back (or an object could not be removed).
 
+    A stream that refuses for good (no such stream, access denied, no
+    credentials) ends the command at once with one line saying so.
+    """
+    from logship.aws import boto3_client_factory
     from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Reingester
     from logship.jsonlog import configure_logging
     from logship.redrive import redrive
@@ -67,17 +78,18 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    clients = boto3_client_factory()
     reingester: Reingester
     if args.kinesis_stream:
-        reingester = KinesisReingester(boto3.client("kinesis"), args.kinesis_stream)
+        reingester = KinesisReingester(clients("kinesis"), args.kinesis_stream)
     else:
-        reingester = FirehoseReingester(boto3.client("firehose"), args.delivery_stream)
+        reingester = FirehoseReingester(clients("firehose"), args.delivery_stream)
     verb = "to put back" if args.dry_run else "put back"
     with Progress() as progress:
         report = redrive(
             args.uri,
             reingester,
-            boto3.client("s3"),
+            clients("s3"),
             policy=settings.reingest_retry,
             dry_run=args.dry_run,
             tag=args.tag,
@@ -88,10 +100,26 @@ def run(args: argparse.Namespace) -> int:
             ),
         )
     print(orjson.dumps(report.__dict__).decode())
+    if not report.objects:
+        done = f"{report.skipped} objects tagged as redriven already" if report.skipped else "no objects"
+        nothing_found("redrive", args.uri, done)
     if report.never:
         print(
             f"logship redrive: {report.never} records can never succeed (not CloudWatch Logs messages); "
             "they stay in the error prefix",
             file=sys.stderr,
         )
-    return 0 if not report.failed and not report.stuck else 1
+    problems = []
+    if report.failed:
+        problems.append(
+            f"{report.failed:,} records could not be put back into {reingester.target} ({report.failure}); "
+            "they stay in the error prefix for the next run"
+        )
+    if report.stuck:
+        problems.append(
+            f"{len(report.stuck)} objects were put back but could not be removed ({', '.join(report.stuck[:3])}): "
+            "remove them before the next run, or their records are put back twice"
+        )
+    if problems:
+        raise CommandError("; ".join(problems))
+    return 0

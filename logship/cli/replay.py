@@ -8,11 +8,18 @@ from typing import Any
 import orjson
 
 from logship.cli import arguments
-from logship.cli.failures import CommandError
+from logship.cli.failures import CommandError, nothing_found
 from logship.cli.progress import Progress
 
 #: AWS variables this command reads besides logship's own (botocore's names).
-AWS_ENV_NAMES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_REGION", "AWS_ACCESS_KEY_ID")
+AWS_ENV_NAMES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+)
 
 
 def register(sub: Any) -> None:
@@ -61,13 +68,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Replay and print the report; exit 1 when something is left."""
+    """Replay and print the report; exit 1 with one line saying what is left and why when something is."""
     from logship.cli.events import replays_opsevents, run_replay
 
     if replays_opsevents(args.uri):  # <prefix>/opsevents/...: each message to its own sink
         return run_replay(args)
-    import boto3
-
+    from logship.aws import boto3_client_factory
     from logship.deadletter import RESTAMP_AFTER_SECONDS, replay
     from logship.firehose.app import Logship
     from logship.jsonlog import configure_logging
@@ -82,10 +88,14 @@ def run(args: argparse.Namespace) -> int:
         report = replay(
             args.uri,
             app.sender,
-            boto3.client("s3"),
+            boto3_client_factory()("s3"),
             deadline_seconds=args.timeout,
             restamp_after_seconds=None if args.keep_timestamps else RESTAMP_AFTER_SECONDS,
             progress=lambda done, total: progress.update(f"replayed {done:,} of {total:,} objects"),
         )
     print(orjson.dumps(report.__dict__).decode())
-    return 0 if report.left == 0 else 1
+    if not report.objects:
+        nothing_found("replay", args.uri, "no dead-letter objects, *.jsonl.gz")
+    if report.left:
+        raise CommandError(f"{report.left:,} entries left under {args.uri}: {report.failure}")
+    return 0

@@ -31,12 +31,24 @@ OUTAGE = "ecs-task-failed-to-start-cannot-pull-not-found"
 _BUCKET = "logship-demo-dead-letter"
 
 
-def fixture_files(folder: Path) -> list[Path]:
-    """The fixture files in ``folder``, sorted; ValueError naming the folder when there are none."""
+def read_fixtures(folder: Path) -> dict[Path, Any]:
+    """Each fixture file in ``folder``, sorted, and the event it holds.
+
+    ValueError names the folder when it holds none, or the file that cannot
+    be read or is not JSON.
+    """
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not files:
         raise ValueError(f"no fixture events (*.json) in {folder}")
-    return files
+    events: dict[Path, Any] = {}
+    for path in files:
+        try:
+            events[path] = json.loads(path.read_bytes())
+        except OSError as err:
+            raise ValueError(f"cannot read the fixture {path}: {err.strerror or err}") from err
+        except ValueError as err:  # JSONDecodeError, and UnicodeDecodeError for bytes that are not text
+            raise ValueError(f"the fixture {path} is not JSON ({err})") from err
+    return events
 
 
 def run_events_demo(*, fixtures: Path = DEFAULT_FIXTURES, full: bool = False, verbose: bool = False) -> int:
@@ -46,7 +58,8 @@ def run_events_demo(*, fixtures: Path = DEFAULT_FIXTURES, full: bool = False, ve
     from logship.testing.emulator import IntakeEmulator
     from logship.testing.slack import SlackWebhookEmulator, render
 
-    files = fixture_files(fixtures)
+    events = read_fixtures(fixtures)
+    files = list(events)
     configure_logging("INFO" if verbose else "CRITICAL")
     with IntakeEmulator() as datadog, SlackWebhookEmulator() as slack:
         settings = _settings(datadog.url, slack.url)
@@ -55,7 +68,7 @@ def run_events_demo(*, fixtures: Path = DEFAULT_FIXTURES, full: bool = False, ve
         with OpsEventsApp(settings) as app:
             for path in files:
                 before = (len(datadog.api.events), len(slack.messages))
-                summary = app.handle(json.loads(path.read_text(encoding="utf-8")))
+                summary = app.handle(events[path])
                 print(f"-- {path.stem}")
                 for line in _what_arrived(summary, datadog.api.events[before[0] :], slack.messages[before[1] :]):
                     print(f"   {line}")

@@ -255,7 +255,9 @@ def test_check_validates_the_key_against_the_api(intake):
     env = {"PATH": os.environ.get("PATH", ""), "DD_API_URL": intake.url, "DD_URL": intake.url}
     good = run_logship(["check"], {**env, "DD_API_KEY": "good"})
     assert good.returncode == 0, good.stderr
-    assert "API key from environment variable DD_API_KEY is valid" in good.stdout
+    # It names what it asked: the emulator's URL, not the site it would ask without DD_API_URL.
+    assert f"API key from environment variable DD_API_KEY is valid for {intake.url}\n" in good.stdout
+    assert "datadoghq.com" not in good.stdout
     assert f"logs go to {intake.intake_url}" in good.stdout
     bad = run_logship(["check"], {**env, "DD_API_KEY": "bad"})
     assert bad.returncode == 1

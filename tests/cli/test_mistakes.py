@@ -14,8 +14,22 @@ import orjson
 import pytest
 from conftest import data_record, firehose_event
 
+from logship.deadletter import encode_lines
+from logship.opsevents.deadletter import Letter
+
 ROOT = Path(__file__).resolve().parents[2]
 USAGE, FAILED = 2, 1
+# An event whose records do not all fit a 15,000-byte response (S3 output not compressed): the rest is
+# re-ingested. No Datadog; only error lines logged.
+BIG_EVENT = firehose_event(
+    [data_record(f"r{n}", [f"line {n}-{i} " + "x" * 300 for i in range(30)]) for n in range(4)]
+)
+BIG_EVENT_ENV = (
+    ("LOGSHIP_DATADOG_ENABLED", "false"),
+    ("LOGSHIP_OUTPUT_COMPRESSION", "none"),
+    ("LOGSHIP_RESPONSE_LIMIT_BYTES", "15000"),
+    ("LOGSHIP_LOG_LEVEL", "ERROR"),
+)
 # Runs `logship` with one module made unimportable, as on an install without the extra.
 _WITHOUT_MODULE = (
     "import sys\n"
@@ -34,6 +48,11 @@ class Mistake:
     says: str
     env: tuple[tuple[str, str], ...] = ()
     without: str | None = None  # a module made unimportable
+    unset: tuple[str, ...] = ()  # variables taken out of the environment
+    # Lines on stderr: the last says it; any before are the command's own notices and log lines
+    # (`process` runs the Lambda's code and logs as it does).
+    lines: int = 1
+    prints: str = ""  # what stdout holds (empty: nothing)
 
 
 MISTAKES = {
@@ -80,6 +99,45 @@ MISTAKES = {
         FAILED,
         "no AWS credentials found",
         (("DD_API_KEY", "k"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:{closed_port}")),
+    ),
+    "replay-endpoint-not-a-url": Mistake(
+        ("replay", "s3://bucket/dl"),
+        FAILED,
+        "AWS_ENDPOINT_URL is not a URL ('127.0.0.1:5055'): give the scheme, host and port",
+        (("DD_API_KEY", "k"), ("AWS_ENDPOINT_URL", "127.0.0.1:5055")),
+    ),
+    "ssm-name-without-a-region": Mistake(
+        ("replay", "s3://bucket/dl"),
+        FAILED,
+        "could not read DD_API_KEY from SSM parameter no-slash: no AWS region set: set AWS_REGION",
+        (("DD_API_KEY_SSM_NAME", "no-slash"),),
+        unset=("AWS_DEFAULT_REGION",),
+    ),
+    "secret-arn-gives-the-region": Mistake(  # no region set: the ARN's is used, so what is missing is credentials
+        ("replay", "s3://bucket/dl"),
+        FAILED,
+        "could not read DD_API_KEY from Secrets Manager secret "
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dd-AbCdEf: no AWS credentials found",
+        (("DD_API_KEY_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dd-AbCdEf"),),
+        unset=("AWS_DEFAULT_REGION",),
+    ),
+    "aws-region-is-read": Mistake(  # AWS_REGION gives the region: what is missing is credentials
+        ("redrive", "s3://bucket/errors/processing-failed", "--delivery-stream", "logship"),
+        FAILED,
+        "no AWS credentials found",
+        (("AWS_REGION", "us-east-1"),),
+        unset=("AWS_DEFAULT_REGION",),
+    ),
+    "process-aws-without-credentials": Mistake(
+        ("process", "{tmp}/big.json", "-o", "{tmp}/response.json", "--aws"),
+        FAILED,
+        "records that did not fit the response were not re-ingested into firehose:logship-demo: "
+        "no AWS credentials found",
+        BIG_EVENT_ENV,
+        lines=3,  # where it re-ingests; the Lambda's one error line for the records; the error
+    ),
+    "events-demo-fixture-not-json": Mistake(
+        ("events", "demo", "--fixtures", "{tmp}/fixtures"), FAILED, "the fixture {tmp}/fixtures/notjson.json is not JSON"
     ),
     "replay-s3-only": Mistake(
         ("replay", "s3://bucket/dl"), FAILED, "LOGSHIP_DATADOG_ENABLED is false", (("LOGSHIP_DATADOG_ENABLED", "false"),)
@@ -168,6 +226,10 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     (tmp / "jobs.toml").write_text('[[job]]\nname = "nightly"\nschedule = "cron(0 2 * * ? *)"\nservice = "nightly"\n')
     (tmp / "badjobs.toml").write_text('[[job]]\nname = "nightly"\nschedule = "cron(0 2 ? * 8 *)"\nservice = "x"\n')
     (tmp / "event.json").write_bytes(orjson.dumps(firehose_event([data_record("r1", ['{"msg": "hi"}'])])))
+    (tmp / "big.json").write_bytes(orjson.dumps(BIG_EVENT))
+    (tmp / "fixtures").mkdir()
+    (tmp / "fixtures" / "good.json").write_text('{"source": "aws.ecs"}')
+    (tmp / "fixtures" / "notjson.json").write_text("{oops")
     with socket.socket() as busy, socket.socket() as closed:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -177,9 +239,9 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         yield {"tmp": str(tmp), "busy_port": str(busy.getsockname()[1]), "closed_port": str(closed_port)}
 
 
-def clean_env(home: str, **extra: str) -> dict[str, str]:
+def clean_env(home: str, *, unset: tuple[str, ...] = (), **extra: str) -> dict[str, str]:
     """An environment with no logship setting and no AWS credentials (nor the instance metadata service)."""
-    return {
+    env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": home,
         "AWS_EC2_METADATA_DISABLED": "true",
@@ -188,6 +250,7 @@ def clean_env(home: str, **extra: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         **extra,
     }
+    return {name: value for name, value in env.items() if name not in unset}
 
 
 def logship(args: list[str], env: dict[str, str], without: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -202,17 +265,143 @@ def logship(args: list[str], env: dict[str, str], without: str | None = None) ->
 @pytest.mark.parametrize("name", list(MISTAKES))
 def test_a_mistake_gets_one_clear_line_and_a_nonzero_exit(name, places):
     """The command exits with the expected status and prints one line that names the problem, no traceback."""
-    mistake = MISTAKES[name]
+    check(MISTAKES[name], places, {})
+
+
+def check(mistake: Mistake, places: dict[str, str], env: dict[str, str]) -> None:
+    """Run the mistake's command in a clean environment (plus ``env``) and check what it says and how it exits."""
     args = [arg.format(**places) for arg in mistake.args]
-    env = clean_env(places["tmp"], **{key: value.format(**places) for key, value in mistake.env})
+    env = clean_env(
+        places["tmp"], unset=mistake.unset, **env, **{key: value.format(**places) for key, value in mistake.env}
+    )
     out = logship(args, env, mistake.without)
     lines = out.stderr.strip().splitlines()
     assert out.returncode == mistake.status, out.stderr
-    assert len(lines) == 1, out.stderr
-    assert lines[0].startswith("logship") and ": error: " in lines[0], lines[0]
-    assert mistake.says.format(**places) in lines[0]
+    assert 1 <= len(lines) <= mistake.lines, out.stderr
+    last = lines[-1]
+    assert last.startswith("logship"), last
+    assert (": error: " in last) == (mistake.status != 0), last
+    assert mistake.says.format(**places) in last
     assert "Traceback" not in out.stderr
-    assert out.stdout == ""
+    if mistake.prints:
+        assert mistake.prints.format(**places) in out.stdout
+    else:
+        assert out.stdout == ""
+
+
+# --- Against a local AWS (moto): a bucket with a dead letter and an error object, a secret in eu-west-1 ---
+
+ON_LOCAL_AWS = {
+    "replay-datadog-out-of-reach": Mistake(
+        ("replay", "s3://{bucket}/dl", "--timeout", "3"),
+        FAILED,
+        "2 entries left under s3://{bucket}/dl: 2 entries not delivered "
+        "(last error: 127.0.0.1:{closed_port}: connection refused)",
+        (("DD_URL", "http://127.0.0.1:{closed_port}"), ("LOGSHIP_LOG_LEVEL", "WARNING")),
+        prints='"left":2',
+    ),
+    "redrive-no-such-delivery-stream": Mistake(
+        ("redrive", "s3://{bucket}/errors", "--delivery-stream", "nosuch"),
+        FAILED,
+        "cannot put records back into firehose:nosuch: the stream does not exist (ResourceNotFoundException: ",
+    ),
+    "redrive-no-such-kinesis-stream": Mistake(
+        ("redrive", "s3://{bucket}/errors", "--kinesis-stream", "nosuch"),
+        FAILED,
+        "cannot put records back into kinesis:nosuch: the stream does not exist (ResourceNotFoundException: ",
+    ),
+    "process-no-such-stream": Mistake(
+        ("process", "{tmp}/big.json", "-o", "{tmp}/response.json"),
+        FAILED,
+        "records that did not fit the response were not re-ingested into firehose:logship-demo: "
+        "the stream does not exist (ResourceNotFoundException: ",
+        BIG_EVENT_ENV,
+        lines=3,
+    ),
+    "replay-nothing-there": Mistake(
+        ("replay", "s3://{bucket}/dead-leter"), 0, "nothing found under s3://{bucket}/dead-leter", prints='"objects":0'
+    ),
+    "replay-ops-events-without-their-sink": Mistake(
+        ("replay", "s3://{bucket}/ops/opsevents"),
+        FAILED,
+        "1 ops events dead letters left under s3://{bucket}/ops/opsevents: no Slack webhook is configured here",
+        (("LOGSHIP_LOG_LEVEL", "WARNING"),),
+        lines=2,  # the replay's own error line for the object left, then the command's
+        prints='"left":1',
+    ),
+    "replay-no-ops-events-there": Mistake(
+        ("replay", "s3://{bucket}/dl/opsevents"), 0, "nothing found under s3://{bucket}/dl/opsevents", prints='"objects":0'
+    ),
+    "redrive-nothing-there": Mistake(
+        ("redrive", "s3://{bucket}/errorz", "--delivery-stream", "logship"),
+        0,
+        "nothing found under s3://{bucket}/errorz",
+        prints='"objects":0',
+    ),
+    "aws-region-is-the-region": Mistake(
+        ("redrive", "s3://{bucket}/errorz", "--delivery-stream", "logship"),
+        0,
+        "nothing found under s3://{bucket}/errorz",
+        (("AWS_REGION", "us-east-1"),),
+        unset=("AWS_DEFAULT_REGION",),
+        prints='"objects":0',
+    ),
+    "secret-read-in-its-arns-region": Mistake(  # the secret is in eu-west-1 only
+        ("replay", "s3://{bucket}/dead-leter"),
+        0,
+        "nothing found under s3://{bucket}/dead-leter",
+        (("DD_API_KEY_SECRET_ARN", "{secret_arn}"), ("AWS_REGION", "us-east-1")),
+        unset=("AWS_DEFAULT_REGION", "DD_API_KEY"),
+        prints='"objects":0',
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def stocked(local_aws, places) -> dict[str, str]:
+    """The places, and on the local AWS a bucket holding a dead letter and an error object, and a secret."""
+    bucket = "logship-mistakes"
+    s3 = local_aws.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dl/2026/01/01/x.jsonl.gz", Body=encode_lines([b'{"m":1}', b'{"m":2}']))
+    error = {"rawData": BIG_EVENT["records"][0]["data"], "errorCode": "Lambda.ProcessingFailedStatus"}
+    s3.put_object(Bucket=bucket, Key="errors/a", Body=orjson.dumps(error) + b"\n")
+    letter = Letter("slack", {"text": "task stopped"}, reason="HTTP 503")
+    s3.put_object(Bucket=bucket, Key="ops/opsevents/slack/2026/01/01/x.json", Body=letter.to_json())
+    secret = local_aws.client("secretsmanager", "eu-west-1").create_secret(Name="logship-mistakes", SecretString="k")
+    return {**places, "bucket": bucket, "secret_arn": secret["ARN"], "endpoint": local_aws.endpoint}
+
+
+@pytest.mark.parametrize("name", list(ON_LOCAL_AWS))
+def test_a_failure_on_aws_or_datadog_gets_one_clear_line(name, stocked):
+    """Against a local AWS: what went wrong (or that nothing was there) in one line, the right exit, no traceback."""
+    local = {
+        "AWS_ENDPOINT_URL": stocked["endpoint"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "DD_API_KEY": "k",
+    }
+    check(ON_LOCAL_AWS[name], stocked, local)
+
+
+def test_a_closed_stdout_ends_the_command_quietly(places):
+    """A reader that went away before anything was written (`logship ... | head -0`): exit 141, nothing on stderr."""
+    read, write = os.pipe()
+    os.close(read)  # every write to the pipe now fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "logship.cli", "schedule", "rate(5 minutes)"],
+            env=clean_env(places["tmp"]),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (141, "")
 
 
 def test_debug_shows_the_traceback(places):

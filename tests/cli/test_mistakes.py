@@ -21,8 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 USAGE, FAILED = 2, 1
 # An event whose records do not all fit a 15,000-byte response (S3 output not compressed): the rest is
 # re-ingested. No Datadog; only error lines logged.
+# A stream no other test creates: the local AWS is shared by the whole run.
+NO_SUCH_STREAM = "logship-mistakes-nosuch"
 BIG_EVENT = firehose_event(
-    [data_record(f"r{n}", [f"line {n}-{i} " + "x" * 300 for i in range(30)]) for n in range(4)]
+    [data_record(f"r{n}", [f"line {n}-{i} " + "x" * 300 for i in range(30)]) for n in range(4)],
+    stream=NO_SUCH_STREAM,
 )
 BIG_EVENT_ENV = (
     ("LOGSHIP_DATADOG_ENABLED", "false"),
@@ -131,7 +134,7 @@ MISTAKES = {
     "process-aws-without-credentials": Mistake(
         ("process", "{tmp}/big.json", "-o", "{tmp}/response.json", "--aws"),
         FAILED,
-        "records that did not fit the response were not re-ingested into firehose:logship-demo: "
+        "records that did not fit the response were not re-ingested into firehose:logship-mistakes-nosuch: "
         "no AWS credentials found",
         BIG_EVENT_ENV,
         lines=3,  # where it re-ingests; the Lambda's one error line for the records; the error
@@ -313,7 +316,7 @@ ON_LOCAL_AWS = {
     "process-no-such-stream": Mistake(
         ("process", "{tmp}/big.json", "-o", "{tmp}/response.json"),
         FAILED,
-        "records that did not fit the response were not re-ingested into firehose:logship-demo: "
+        "records that did not fit the response were not re-ingested into firehose:logship-mistakes-nosuch: "
         "the stream does not exist (ResourceNotFoundException: ",
         BIG_EVENT_ENV,
         lines=3,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import json
+from operator import itemgetter
 from typing import Any, Literal, TypedDict
 
 import orjson
@@ -94,9 +95,8 @@ def parse_message(raw: bytes) -> LogBatch:
     events = doc.get("logEvents")
     if not isinstance(events, list):
         raise DecodeError("DATA_MESSAGE has no logEvents list")
-    for position, event in enumerate(events):
-        if type(event) is not dict or type(event.get("message")) is not str or type(event.get("timestamp")) is not int:
-            raise DecodeError(f"logEvents[{position}] lacks a string message or integer timestamp")
+    if not _well_typed(events):
+        _raise_for_first_bad(events)
     if lenient:  # only the stdlib parser lets lone surrogates into a message
         replaced += _scrub_messages(events)
     filters = doc.get("subscriptionFilters")
@@ -109,6 +109,29 @@ def parse_message(raw: bytes) -> LogBatch:
         subscription_filters=tuple(str(f) for f in filters) if isinstance(filters, list) else (),
         replaced_characters=replaced,
     )
+
+
+_message = itemgetter("message")
+_timestamp = itemgetter("timestamp")
+
+
+def _well_typed(events: list[Any]) -> bool:
+    """True when every event is an object with a string ``message`` and an integer ``timestamp``.
+
+    Checked a column at a time, in C: only an object holds both names (a JSON
+    array or string refuses them), and the sets of value types say the rest.
+    """
+    try:
+        return set(map(type, map(_message, events))) <= {str} and set(map(type, map(_timestamp, events))) <= {int}
+    except (KeyError, TypeError):
+        return False
+
+
+def _raise_for_first_bad(events: list[Any]) -> None:
+    """Raise DecodeError naming the first event that :func:`_well_typed` refuses."""
+    for position, event in enumerate(events):
+        if type(event) is not dict or type(event.get("message")) is not str or type(event.get("timestamp")) is not int:
+            raise DecodeError(f"logEvents[{position}] lacks a string message or integer timestamp")
 
 
 def _parse_leniently(raw: bytes) -> tuple[Any, int]:

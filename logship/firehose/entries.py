@@ -37,10 +37,11 @@ from typing import Any
 import orjson
 
 from logship import limits
-from logship.firehose import wrappers
+from logship.firehose import _columnar, wrappers
 from logship.firehose.characters import scrub, scrub_text
 from logship.firehose.levels import FAST_LEVELS, FIELD_NAMES, is_http_code, level_of, status_of
 from logship.firehose.redact import MessageFilter
+from logship.firehose.s3_output import encode_messages
 from logship.firehose.subscription import LogBatch, LogEvent
 from logship.firehose.tags import StreamTags, service_tag
 from logship.firehose.timestamps import DATE_ATTRIBUTES, DATE_NAMES, DateWindow, keep_original, settle_dates
@@ -81,7 +82,7 @@ class EntryOptions:
 # Names whose presence in an app's log needs the careful merge of _enrich: the
 # attributes logship sets, every date Datadog reads, a log router's ``log``, and
 # logship's own namespace.
-_RESERVED = frozenset({"ddtags", "ddsource", "service", "status", "log", "logship"}) | DATE_NAMES
+_RESERVED = _columnar.RESERVED
 # Level fields the hot path does not read itself (it reads level, loglevel, severity).
 _OTHER_LEVEL_FIELDS = FIELD_NAMES - _RESERVED - {"level", "loglevel", "severity"}
 # Bound once: CPython 3.11 compiles ``imported_name.get(...)`` as an attribute load that
@@ -93,12 +94,25 @@ _fast_level = FAST_LEVELS.get
 _OPEN_BRACE = {str: frozenset({"{"}), bytes: frozenset({b"{"})}
 _FRAMING = {str: frozenset({" ", "\t", "\n", "\r", "\ufeff"}), bytes: frozenset({b" ", b"\t", b"\n", b"\r", b"\xef"})}
 _BOM = b"\xef\xbb\xbf"
+_STATUS_TAILS = _columnar.STATUS_TAILS
 
 
 class _Context:
     """What every entry of one batch shares, built once per batch."""
 
-    __slots__ = ("_extra", "_tags", "_without_service", "ddtags", "high", "low", "service", "source", "window")
+    __slots__ = (
+        "_extra",
+        "_plain",
+        "_splice",
+        "_tags",
+        "_without_service",
+        "ddtags",
+        "high",
+        "low",
+        "service",
+        "source",
+        "window",
+    )
 
     def __init__(self, tags: StreamTags, extra: tuple[str, ...], source: str, window: DateWindow) -> None:
         self.ddtags = tags.ddtags(extra)
@@ -109,6 +123,8 @@ class _Context:
         self.low, self.high = window.low, window.high
         self._tags, self._extra = tags, extra
         self._without_service: str | None = None
+        self._splice: _Splice | None = None
+        self._plain: dict[bool, tuple[bytes, bytes, bytes]] = {}
 
     @property
     def ddtags_without_service(self) -> str:
@@ -116,6 +132,31 @@ class _Context:
         if self._without_service is None:
             self._without_service = self._tags.ddtags(self._extra, service=False)
         return self._without_service
+
+    @property
+    def splice(self) -> _Splice:
+        """The reserved attributes to splice into an app's JSON text (see :class:`_Splice`)."""
+        if self._splice is None:
+            self._splice = _Splice(self)
+        return self._splice
+
+    def plain_template(self, *, fresh: bool) -> tuple[bytes, bytes, bytes]:
+        """A plain line's entry (:func:`_plain_entry`) around its JSON string and its event time: the three parts.
+
+        ``fresh``: the event time is inside Datadog's window (else it is kept
+        under ``logship.original_timestamp``).
+        """
+        template = self._plain.get(fresh)
+        if template is None:
+            fixed = orjson.dumps({"ddsource": self.source, "ddtags": self.ddtags})[1:-1]
+            date = b',"timestamp":' if fresh else b',"logship":{"original_timestamp":'
+            service = b',"service":' + orjson.dumps(self.service) if self.service else b""
+            template = self._plain[fresh] = (
+                b'{"message":',
+                b"," + fixed + date,
+                (b"" if fresh else b"}") + service + b"}",
+            )
+        return template
 
 
 class Entries(list[bytes]):
@@ -141,10 +182,37 @@ def build_entries(
     ``encoded``, when given, is :func:`logship.firehose.s3_output.encode_messages`
     of the batch's events: JSON messages are then parsed from those bytes
     instead of being encoded once more. The result counts the events left out
-    (see :class:`Entries`).
+    (see :class:`Entries`). A batch whose events share one shape is built a
+    column at a time (:mod:`logship.firehose._columnar`), any other event by
+    event; both give the same entries (parsed, the same objects).
     """
     window = DateWindow.around(int(options.clock() * 1000))
     context = _Context(tags, options.extra_tags, options.source, window)
+    events = batch.events
+    if options.message_filter is None and events:
+        raws = encoded if encoded is not None else encode_messages(events)
+        if raws is not None:
+            built = _columnar.build(
+                events,
+                raws,
+                context,
+                _unreserved_status,
+                only_json=options.only_json,
+                max_bytes=options.max_entry_bytes,
+            )
+            if built is not None:
+                out = Entries()
+                out.extend(built[0])
+                out.not_json = built[1]
+                return out
+        encoded = raws
+    return _entries_one_by_one(batch, context, options, encoded)
+
+
+def _entries_one_by_one(
+    batch: LogBatch, context: _Context, options: EntryOptions, encoded: list[bytes] | None
+) -> Entries:
+    """:func:`build_entries` event by event: any batch, whatever its events look like."""
     only_json = options.only_json
     max_bytes = options.max_entry_bytes
     events = batch.events
@@ -153,7 +221,7 @@ def build_entries(
     open_brace, framing = _OPEN_BRACE[kind], _FRAMING[kind]
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    splice = _Splice(context)
+    splice = context.splice
     out = Entries()
     append = out.append
     filtered = 0
@@ -284,35 +352,32 @@ class _Splice:
     window keeps its time under ``logship.original_timestamp`` instead.
     """
 
-    __slots__ = ("_high", "_low", "_middle", "_stale_middle", "_tails")
+    __slots__ = ("_high", "_low", "middle", "stale_middle")
 
     def __init__(self, context: _Context) -> None:
         fixed: dict[str, str] = {"ddtags": context.ddtags, "ddsource": context.source}
         if context.service:
             fixed["service"] = context.service
         reserved = b"," + orjson.dumps(fixed)[1:-1]
-        # ',"ddtags":...,"ddsource":...,"service":...,"timestamp":' then the number; or, for
-        # an event Datadog would discard for its date, the number under logship, closed by "}".
-        self._middle = reserved + b',"timestamp":'
-        self._stale_middle = reserved + b',"logship":{"original_timestamp":'
-        self._tails: dict[str | None, bytes] = {None: b"}"}
+        #: ',"ddtags":...,"ddsource":...,"service":...,"timestamp":', then the event time and
+        #: :data:`_columnar.STATUS_TAILS`; for an event Datadog would discard for its date,
+        #: ``stale_middle`` puts the time under logship, and one more brace closes it.
+        self.middle = reserved + b',"timestamp":'
+        self.stale_middle = reserved + b',"logship":{"original_timestamp":'
         self._low, self._high = context.low, context.high
 
     def entry(self, text: str | bytes, attributes: dict[str, Any], timestamp: int) -> bytes | None:
         """The entry for the JSON ``text`` parsed as ``attributes``; None when the careful path must build it."""
         if not attributes or not _RESERVED.isdisjoint(attributes):
             return None
-        status = _unreserved_status(attributes)
-        tail = self._tails.get(status)
-        if tail is None:
-            tail = self._tails[status] = b',"status":' + orjson.dumps(status) + b"}"
+        tail = _STATUS_TAILS[_unreserved_status(attributes)]
         # For a str, the parser filled its UTF-8 cache, so this is a copy, not an encode.
         raw = text if type(text) is bytes else text.encode("utf-8")  # type: ignore[union-attr]
         if raw[-1:] != b"}":
             raw = raw.rstrip()  # JSON allows trailing whitespace; the brace must be last
         if self._low <= timestamp <= self._high:
-            return b"".join((raw[:-1], self._middle, b"%d" % timestamp, tail))
-        return b"".join((raw[:-1], self._stale_middle, b"%d" % timestamp, b"}", tail))
+            return b"".join((raw[:-1], self.middle, b"%d" % timestamp, tail))
+        return b"".join((raw[:-1], self.stale_middle, b"%d" % timestamp, b"}", tail))
 
 
 def _dumps(attributes: dict[str, Any]) -> bytes:

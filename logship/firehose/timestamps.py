@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import math
+import operator
+from itertools import repeat
 from typing import Any
 
 from logship import limits
@@ -113,6 +116,76 @@ def datadog_date_ms(value: object) -> int | None:
     return None
 
 
+#: What :func:`settle_dates` does with one of an app's dates (see :func:`date_fate`).
+KEEP, REWRITE, REMOVE = "keep", "rewrite", "remove"
+
+
+def date_fate(value: object, window: DateWindow) -> tuple[str, int | None]:
+    """What :func:`settle_dates` does with an app's date ``value``, and its epoch milliseconds.
+
+    :data:`KEEP` when Datadog reads it as logship does and keeps it;
+    :data:`REWRITE` (in milliseconds) when it is inside ``window`` but Datadog
+    would read it otherwise (epoch seconds, say); :data:`REMOVE` when it is
+    no plausible time or outside ``window``.
+    """
+    ms = app_date_ms(value)
+    if ms is None or not window.low <= ms <= window.high:
+        return REMOVE, ms
+    return (KEEP if _read_as_written(value) else REWRITE), ms
+
+
+def shared_date_fate(values: list[Any], window: DateWindow) -> tuple[str, list[int | None]] | None:
+    """The :func:`date_fate` all of ``values`` share, with each one's epoch milliseconds; None when they differ.
+
+    ISO 8601 text and integer epoch milliseconds, the usual dates, are read a
+    column at a time (``datetime`` and ``min``/``max`` in C); other values one
+    by one. The milliseconds are those :func:`app_date_ms` gives.
+    """
+    read = _column_ms(values)
+    if read is not None:
+        first, last = min(read), max(read)
+        if window.low <= first and last <= window.high:
+            return KEEP, list(read)  # both kinds are read by Datadog as written
+        if last < window.low or first > window.high:
+            return REMOVE, list(read)
+    fates = list(map(date_fate, values, repeat(window)))
+    shared = set(map(_fate, fates))
+    return (shared.pop(), list(map(_ms, fates))) if len(shared) == 1 else None
+
+
+def _column_ms(values: list[Any]) -> list[int] | None:
+    """:func:`app_date_ms` of integer epoch milliseconds or of ISO 8601 text, a column at a time; else None.
+
+    Only text holding a ":" is read (so never a number); None for anything
+    else, or when one of them cannot be read.
+    """
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return values if min(values) >= _MS_LOW and max(values) < _MS_HIGH else None
+    if kinds != {str} or not all(map(str.__contains__, values, repeat(":"))):
+        return None
+    try:
+        parsed = list(map(_from_iso, values))  # text with spaces around it is read one by one (_iso_ms strips)
+    except ValueError:
+        return None
+    zones = set(map(_zone, parsed))
+    if None in zones:
+        if len(zones) > 1:
+            return None
+        parsed = list(map(_as_utc, parsed))  # a time without a zone is UTC
+    try:
+        return list(map(int, map(float.__mul__, map(datetime.datetime.timestamp, parsed), repeat(1000.0))))
+    except (OverflowError, ValueError):
+        return None
+
+
+_from_iso = datetime.datetime.fromisoformat
+_zone = operator.attrgetter("tzinfo")
+_as_utc = functools.partial(datetime.datetime.replace, tzinfo=datetime.UTC)
+_fate = operator.itemgetter(0)
+_ms = operator.itemgetter(1)
+
+
 def settle_dates(attributes: dict[str, Any], event_ms: int, window: DateWindow) -> None:
     """Make every date Datadog reads from ``attributes`` one it keeps, in place; see the module doc.
 
@@ -122,12 +195,12 @@ def settle_dates(attributes: dict[str, Any], event_ms: int, window: DateWindow) 
     """
     dated = False
     for name, holder, key, value in _dates(attributes):
-        ms = app_date_ms(value)
-        if ms is None or not window.keeps(ms):
-            del holder[key]
-        elif _read_as_written(value):
+        fate, ms = date_fate(value, window)
+        if fate is KEEP:
             dated = True
             continue
+        if fate is REMOVE:
+            del holder[key]
         else:
             holder[key] = ms
             dated = True
@@ -181,7 +254,8 @@ def _number(value: object) -> int | float | None:
     if type(value) is not str:
         return None
     text = value.strip()
-    if text.lstrip("-")[:1].isdigit() and "_" not in text:
+    # ":" is in every ISO 8601 time and in no number: such text is not tried as one (a failed float() is slow).
+    if text.lstrip("-")[:1].isdigit() and "_" not in text and ":" not in text:
         try:
             return int(text) if text.isdecimal() and len(text) <= _MAX_DATE_DIGITS else float(text)
         except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
@@ -13,8 +14,10 @@ from logship.firehose.timestamps import (
     DateWindow,
     app_date_ms,
     datadog_date_ms,
+    date_fate,
     restamp_dates,
     settle_dates,
+    shared_date_fate,
 )
 
 NOW_MS = 1_800_000_000_000  # 2027-01-15T08:00:00Z
@@ -149,3 +152,30 @@ def test_every_date_left_is_one_datadog_keeps(log, event_ms):
         if name in log:
             ms = datadog_date_ms(log[name])
             assert ms is not None and WINDOW.keeps(ms)
+
+
+COLUMNS = st.one_of(
+    st.lists(DATE_VALUES, min_size=1, max_size=5),
+    st.lists(st.integers(NOW_MS - 30 * HOUR_MS, NOW_MS + 10 * HOUR_MS), min_size=1, max_size=5),
+    st.lists(
+        st.integers(NOW_MS - 30 * HOUR_MS, NOW_MS + 10 * HOUR_MS).map(
+            lambda ms: datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(timespec="milliseconds")
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.lists(st.datetimes(timezones=st.none() | st.just(datetime.UTC)).map(str), min_size=1, max_size=5),
+)
+
+
+@given(COLUMNS)
+def test_a_column_of_dates_shares_a_fate_only_when_each_date_has_it(values):
+    """Read a column at a time, dates share a fate exactly when each one, read alone, has it; the same milliseconds."""
+    fates = [date_fate(value, WINDOW) for value in values]
+    shared = shared_date_fate(values, WINDOW)
+    if shared is None:
+        assert len({fate for fate, _ms in fates}) > 1
+    else:
+        assert {fate for fate, _ms in fates} == {shared[0]}
+        if shared[0] == "rewrite":
+            assert shared[1] == [ms for _fate, ms in fates]

@@ -28,14 +28,32 @@ def response_size(response: Mapping[str, Any]) -> int:
 
 
 def entry_size(record_id: str, result: str, data_len: int = -1, partition_keys: Mapping[str, str] | None = None) -> int:
-    """Serialized size of one response record; ``data_len`` is the base64 length, -1 for none."""
-    entry: dict[str, Any] = {"recordId": record_id, "result": result}
+    """Serialized size of one response record; ``data_len`` is the base64 length, -1 for none.
+
+    Counted, not serialized: ``json.dumps`` of ``{"recordId", "result", "data"?,
+    "metadata"?}`` is its fixed text plus each value's JSON text (a property
+    test holds the two equal).
+    """
+    size = _ENTRY_FIXED + _json_text_length(record_id) + _json_text_length(result)
     if data_len >= 0:
-        entry["data"] = ""
+        # base64 needs no JSON escaping, so the data adds exactly its length.
+        size += _DATA_FIXED + data_len
     if partition_keys is not None:
-        entry["metadata"] = {"partitionKeys": dict(partition_keys)}
-    # base64 needs no JSON escaping, so the data adds exactly its length.
-    return len(json.dumps(entry)) + max(data_len, 0)
+        size += _METADATA_KEY + len(json.dumps({"partitionKeys": dict(partition_keys)}))
+    return size
+
+
+# '{"recordId": "", "result": ""}' less the quotes of its two empty strings.
+_ENTRY_FIXED = len(json.dumps({"recordId": "", "result": ""})) - 4
+_DATA_FIXED = len(', "data": ""')
+_METADATA_KEY = len(', "metadata": ')
+
+
+def _json_text_length(text: str) -> int:
+    """``len(json.dumps(text))``: printable ASCII without quotes or backslashes is itself in quotes."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return len(text) + 2
+    return len(json.dumps(text))
 
 
 class ResponseBudget:

@@ -48,3 +48,19 @@ def test_take_refuses_what_does_not_fit():
     cost = budget.ok_cost("a", 500, None)
     assert not budget.take(cost)
     assert budget.take(budget.ok_cost("a", 10, None))
+
+
+@given(
+    st.text(),
+    st.sampled_from(["Ok", "Dropped", "ProcessingFailed"]),
+    st.integers(-1, 10**6),
+    st.none() | st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+)
+def test_entry_size_is_counted_exactly_for_any_record_id(record_id, result, data_len, keys):
+    """Counted without serializing, the size equals json.dumps of the record, whatever the id's characters."""
+    record: dict[str, object] = {"recordId": record_id, "result": result}
+    if data_len >= 0:
+        record["data"] = "A" * data_len
+    if keys is not None:
+        record["metadata"] = {"partitionKeys": keys}
+    assert entry_size(record_id, result, data_len, keys) == len(json.dumps(record))

@@ -13,7 +13,9 @@ Every tag, derived or from ``DD_TAGS``, follows Datadog's tag rules
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+import operator
 import re
 from collections.abc import Iterable
 
@@ -45,6 +47,8 @@ _ECS_TASK_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}
 # An awslogs stream ends in <container>/<task-id>.
 _CONTAINER_AND_TASK = 2
 _DEFAULT_GROUP = re.compile(DEFAULT_LOG_GROUP_PATTERN)
+# Log groups and tag values remembered from invocation to invocation (a few kB each thousand).
+_REMEMBERED_NAMES = 1024
 _DEFAULT_STREAM = re.compile(DEFAULT_LOG_STREAM_PATTERN)
 
 
@@ -192,23 +196,26 @@ def derive_tags(
     and the first as system; an awslogs stream ``prefix/container/task-id``
     gives application and task when its last segment is an ECS task id.
     """
-    fields: dict[str, str | None] = {}
-    group_match = group_pattern.search(log_group)
-    if group_match:
-        fields.update(group_match.groupdict())
-    else:
-        fields.update(_group_fallback(log_group))
+    fields = dict(_group_fields(log_group, group_pattern))
     stream_match = stream_pattern.search(log_stream)
     if stream_match:
-        fields.update({k: v for k, v in stream_match.groupdict().items() if v})
+        fields.update(filter(_value_of, stream_match.groupdict().items()))  # the groups that matched something
     else:
         fields.update(_stream_fallback(log_stream))
+    # System, service and application repeat from stream to stream: their cleaned values are remembered.
     return StreamTags(
-        system=_clean("system", fields.get("system")),
-        service=_clean("service", fields.get("service")),
-        application=_clean("application", fields.get("application")),
+        system=_clean_repeating("system", fields.get("system")),
+        service=_clean_repeating("service", fields.get("service")),
+        application=_clean_repeating("application", fields.get("application")),
         task=_clean("task", fields.get("task")),
     )
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_NAMES)
+def _group_fields(log_group: str, pattern: re.Pattern[str]) -> tuple[tuple[str, str | None], ...]:
+    """What a log group's name says (every stream of the group shares it), remembered per group."""
+    group_match = pattern.search(log_group)
+    return tuple((group_match.groupdict() if group_match else _group_fallback(log_group)).items())
 
 
 def _clean(key: str, value: str | None) -> str | None:
@@ -216,6 +223,10 @@ def _clean(key: str, value: str | None) -> str | None:
     if not value:
         return None
     return normalize_tag(f"{key}:{value.strip()}")[len(key) + 1 :] or None
+
+
+_value_of = operator.itemgetter(1)
+_clean_repeating = functools.lru_cache(maxsize=_REMEMBERED_NAMES)(_clean)
 
 
 def _group_fallback(log_group: str) -> dict[str, str | None]:

@@ -27,7 +27,7 @@ from logship.datadog.sites import logs_intake_url
 from logship.errors import AuthError, TransportError
 from logship.packing import split_until
 from logship.retry import RetryPolicy
-from logship.transport import HttpTransport, Transport
+from logship.transport import ThreadLocalTransport, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class DatadogSender:
     ) -> None:
         self.options = options
         self.keys = keys
-        self.transport = transport or HttpTransport(maxsize=options.concurrency)
+        self.transport = transport or ThreadLocalTransport()
         self._host = urlsplit(options.url).netloc or options.url
         self.sleep = sleep
         self.clock = clock

@@ -74,6 +74,15 @@ def parse_message(raw: bytes) -> LogBatch:
     Invalid UTF-8 bytes and lone surrogates in messages are replaced by U+FFFD
     and counted in ``replaced_characters``; the other events are untouched.
     """
+    return parse_encoded(raw)[0]
+
+
+def parse_encoded(raw: bytes) -> tuple[LogBatch, list[bytes] | None]:
+    """:func:`parse_message`, and the events' messages in UTF-8 (as ``s3_output.encode_messages`` gives them).
+
+    Encoding the messages is how their types are checked (only text encodes),
+    so the transformation, which needs the bytes, gets them at no extra cost.
+    """
     replaced, lenient = 0, False
     try:
         doc: Any = orjson.loads(raw)
@@ -84,23 +93,24 @@ def parse_message(raw: bytes) -> LogBatch:
         raise DecodeError("subscription message is not a JSON object")
     message_type = doc.get("messageType")
     if message_type == CONTROL_MESSAGE:
-        return LogBatch(
+        control = LogBatch(
             message_type="CONTROL_MESSAGE",
             log_group=_text(doc, "logGroup", required=False),
             log_stream=_text(doc, "logStream", required=False),
             events=[],
         )
+        return control, []
     if message_type != DATA_MESSAGE:
         raise DecodeError(f"unknown messageType {message_type!r}")
     events = doc.get("logEvents")
     if not isinstance(events, list):
         raise DecodeError("DATA_MESSAGE has no logEvents list")
-    if not _well_typed(events):
-        _raise_for_first_bad(events)
+    encoded = _encoded(events)
     if lenient:  # only the stdlib parser lets lone surrogates into a message
         replaced += _scrub_messages(events)
+        encoded = _encoded(events)
     filters = doc.get("subscriptionFilters")
-    return LogBatch(
+    batch = LogBatch(
         message_type="DATA_MESSAGE",
         log_group=_text(doc, "logGroup", required=True),
         log_stream=_text(doc, "logStream", required=True),
@@ -109,29 +119,35 @@ def parse_message(raw: bytes) -> LogBatch:
         subscription_filters=tuple(str(f) for f in filters) if isinstance(filters, list) else (),
         replaced_characters=replaced,
     )
+    return batch, encoded
 
 
 _message = itemgetter("message")
 _timestamp = itemgetter("timestamp")
 
 
-def _well_typed(events: list[Any]) -> bool:
-    """True when every event is an object with a string ``message`` and an integer ``timestamp``.
+def _encoded(events: list[Any]) -> list[bytes] | None:
+    """Each event's message in UTF-8 (None when one is not valid Unicode); DecodeError for an ill-typed event.
 
-    Checked a column at a time, in C: only an object holds both names (a JSON
-    array or string refuses them), and the sets of value types say the rest.
+    Checked a column at a time, in C: only an object holds ``message`` and
+    ``timestamp`` (a JSON array or string refuses them), only text encodes,
+    and the set of the timestamps' types says the rest.
     """
     try:
-        return set(map(type, map(_message, events))) <= {str} and set(map(type, map(_timestamp, events))) <= {int}
+        try:
+            encoded: list[bytes] | None = list(map(str.encode, map(_message, events)))
+        except UnicodeEncodeError:  # a lone surrogate: text all the same
+            encoded = None
+            if not set(map(type, map(_message, events))) <= {str}:
+                raise TypeError("a message that is not text") from None
+        if set(map(type, map(_timestamp, events))) <= {int}:
+            return encoded
     except (KeyError, TypeError):
-        return False
-
-
-def _raise_for_first_bad(events: list[Any]) -> None:
-    """Raise DecodeError naming the first event that :func:`_well_typed` refuses."""
+        pass
     for position, event in enumerate(events):
         if type(event) is not dict or type(event.get("message")) is not str or type(event.get("timestamp")) is not int:
             raise DecodeError(f"logEvents[{position}] lacks a string message or integer timestamp")
+    raise DecodeError("logEvents hold an event without a string message or integer timestamp")
 
 
 def _parse_leniently(raw: bytes) -> tuple[Any, int]:

@@ -27,9 +27,9 @@ from logship.firehose.budget import ResponseBudget, entry_size, response_bytes
 from logship.firehose.entries import EntryOptions, build_entries
 from logship.firehose.event import FirehoseEvent, FirehoseRecord, RecordResult, Result
 from logship.firehose.reingest import ReingestItem, ReingestReport
-from logship.firehose.s3_output import OutputOptions, build_output, encode_messages
-from logship.firehose.subscription import LogBatch, LogEvent, decode_payload, encode_batch, parse_message
-from logship.firehose.tags import StreamTags, TagOptions, derive_tags
+from logship.firehose.s3_output import OutputOptions, build_output
+from logship.firehose.subscription import LogBatch, LogEvent, decode_payload, encode_batch, parse_encoded
+from logship.firehose.tags import StreamTags, TagOptions, remembered_tags
 from logship.packing import split_until
 
 logger = logging.getLogger(__name__)
@@ -127,8 +127,8 @@ def _route(
     budget: ResponseBudget,
     tag_cache: dict[tuple[str, str], StreamTags],
 ) -> tuple[RecordOutcome, list[bytes]]:
-    batch = parse_message(decode_payload(record.data, max_decompressed_bytes=options.max_decompressed_bytes))
-    outcome, entries = _route_batch(record, batch, options, budget, tag_cache)
+    batch, encoded = parse_encoded(decode_payload(record.data, max_decompressed_bytes=options.max_decompressed_bytes))
+    outcome, entries = _route_batch(record, batch, options, budget, tag_cache, encoded=encoded)
     if batch.replaced_characters:
         outcome = dataclasses.replace(outcome, replaced_characters=batch.replaced_characters)
     return outcome, entries
@@ -140,6 +140,8 @@ def _route_batch(
     options: TransformOptions,
     budget: ResponseBudget,
     tag_cache: dict[tuple[str, str], StreamTags],
+    *,
+    encoded: list[bytes] | None,
 ) -> tuple[RecordOutcome, list[bytes]]:
     rid = record.record_id
     if batch.is_control:
@@ -149,15 +151,11 @@ def _route_batch(
     key = (batch.log_group, batch.log_stream)
     tags = tag_cache.get(key)
     if tags is None:
-        tags = tag_cache[key] = derive_tags(
-            batch.log_group,
-            batch.log_stream,
-            group_pattern=options.tags.group_pattern,
-            stream_pattern=options.tags.stream_pattern,
+        tags = tag_cache[key] = remembered_tags(
+            batch.log_group, batch.log_stream, options.tags.group_pattern, options.tags.stream_pattern
         )
     events = len(batch.events)
     keys = tags.partition_keys() if options.partition_keys else None
-    encoded = encode_messages(batch.events)
     data = _base64.encode(build_output(batch, options.output, encoded=encoded))
     cost = budget.ok_cost(rid, len(data), keys)
     if budget.take(cost):

@@ -47,7 +47,8 @@ _ECS_TASK_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}
 # An awslogs stream ends in <container>/<task-id>.
 _CONTAINER_AND_TASK = 2
 _DEFAULT_GROUP = re.compile(DEFAULT_LOG_GROUP_PATTERN)
-# Log groups and tag values remembered from invocation to invocation (a few kB each thousand).
+# Log groups, streams and tag values remembered from invocation to invocation (a few hundred kB
+# for each thousand at most).
 _REMEMBERED_NAMES = 1024
 _DEFAULT_STREAM = re.compile(DEFAULT_LOG_STREAM_PATTERN)
 
@@ -87,15 +88,10 @@ class StreamTags:
 
         One ``service:`` tag at most: the user's when ``extra`` has one, else
         the derived one; none at all with ``service=False`` (for an entry whose
-        app names its own service).
+        app names its own service). Remembered for the last streams (each
+        record's entries need it).
         """
-        extra = tuple(extra)
-        derived = self.as_tags()
-        if not service or service_tag(extra) is not None:
-            derived = tuple(tag for tag in derived if not tag.startswith("service:"))
-        if not service:
-            extra = tuple(tag for tag in extra if not tag.startswith("service:"))
-        return ",".join((*derived, *extra))
+        return _ddtags(self, tuple(extra), service)
 
     def partition_keys(self) -> dict[str, str]:
         """Firehose dynamic-partitioning keys: always all three, ``unknown`` where missing.
@@ -110,6 +106,17 @@ class StreamTags:
                 ("application", self.application),
             )
         }
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_NAMES)
+def _ddtags(tags: StreamTags, extra: tuple[str, ...], service: bool) -> str:
+    """:meth:`StreamTags.ddtags`."""
+    derived = tags.as_tags()
+    if not service or service_tag(extra) is not None:
+        derived = tuple(tag for tag in derived if not tag.startswith("service:"))
+    if not service:
+        extra = tuple(tag for tag in extra if not tag.startswith("service:"))
+    return ",".join((*derived, *extra))
 
 
 def normalize_tag(tag: str, *, value_only: bool = False) -> str:
@@ -209,6 +216,14 @@ def derive_tags(
         application=_clean_repeating("application", fields.get("application")),
         task=_clean("task", fields.get("task")),
     )
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_NAMES)
+def remembered_tags(
+    log_group: str, log_stream: str, group_pattern: re.Pattern[str], stream_pattern: re.Pattern[str]
+) -> StreamTags:
+    """:func:`derive_tags`, remembered for the last 1,024 streams: a warm Lambda sees the same streams again."""
+    return derive_tags(log_group, log_stream, group_pattern=group_pattern, stream_pattern=stream_pattern)
 
 
 @functools.lru_cache(maxsize=_REMEMBERED_NAMES)

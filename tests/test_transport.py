@@ -121,8 +121,8 @@ class _OneAnswerThenClose(socketserver.BaseRequestHandler):
         )
         while len(body) < length:
             body += self.request.recv(65536)
+        self.server.answered += 1  # type: ignore[attr-defined]  # counted before the client can read the answer
         self.request.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
-        self.server.answered += 1  # type: ignore[attr-defined]
 
 
 @pytest.fixture

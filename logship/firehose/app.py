@@ -356,27 +356,23 @@ class _Kept:
 class _EntryOwners:
     """The record each entry sent to Datadog came from, by the entry object's identity.
 
-    The sender reports undelivered entries as the very objects it was given.
-    Each record's list of entries is kept (a reference, no copy), so every
-    entry stays referenced from :meth:`add` to the report and its ``id()`` is
-    not reused meanwhile. The map from entry to record is built only when
-    some entries were neither accepted nor kept: nothing per entry otherwise.
+    The sender reports undelivered entries as the very objects it was given,
+    and each stays referenced from :meth:`add` to the report, so its ``id()``
+    is not reused meanwhile. One dict insert per entry, no copy of it.
     """
 
-    __slots__ = ("_sent",)
+    __slots__ = ("_owner",)
 
     def __init__(self) -> None:
-        self._sent: list[tuple[int, list[bytes]]] = []
+        self._owner: dict[int, int] = {}
 
     def add(self, entries: list[bytes], position: int) -> None:
         """Note that ``entries`` come from the record at ``position``."""
-        self._sent.append((position, entries))
+        self._owner.update(dict.fromkeys(map(id, entries), position))
 
     def records(self, entries: list[bytes]) -> set[int]:
         """Positions of the records ``entries`` came from."""
-        if not entries:
-            return set()
-        owner = {id(entry): position for position, sent in self._sent for entry in sent}
+        owner = self._owner
         return {owner[id(entry)] for entry in entries if id(entry) in owner}
 
 

@@ -249,7 +249,7 @@ class Settings:
             tags=tags,
             logs=LogsIntakeOptions(
                 url=sites.logs_intake_url(site, parser.base_url(DD_URL)),
-                concurrency=parser.integer(LOGSHIP_DD_CONCURRENCY, 4, low=1, high=32),
+                concurrency=parser.integer(LOGSHIP_DD_CONCURRENCY, 8, low=1, high=32),
                 timeout_seconds=parser.integer(LOGSHIP_DD_TIMEOUT_SECONDS, 10, low=1, high=300),
                 gzip_level=gzip_level,
             ),

@@ -60,7 +60,7 @@ class LogsIntakeOptions:
     """
 
     url: str = logs_intake_url()
-    concurrency: int = 4
+    concurrency: int = 8
     timeout_seconds: float = 10.0
     gzip_level: int = 1
     max_batch_bytes: int = limits.DATADOG_TARGET_REQUEST_BYTES

@@ -26,6 +26,17 @@ from bench.seed import SocketSink, seed_handler
 _GZIP_WBITS = 31
 
 
+#: How long before the run the benchmark's events are dated: Firehose hands logs over seconds to
+#: minutes after they are written, well inside Datadog's date window (18 hours back), so the
+#: entries take the path live logs take, not the one for replayed or backfilled dates.
+EVENT_AGE_MS = 5 * 60 * 1000
+
+
+def recent_start_ms() -> int:
+    """Epoch milliseconds :data:`EVENT_AGE_MS` before now: the first event time of a benchmark event."""
+    return time.time_ns() // 1_000_000 - EVENT_AGE_MS
+
+
 def median_time(fn: Callable[[], object], reps: int) -> tuple[float, list[float]]:
     """Median wall time of ``reps`` calls of ``fn`` (after the caller's warm-up)."""
     samples = []

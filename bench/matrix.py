@@ -33,6 +33,7 @@ from bench.harness import (
     describe,
     make_logship,
     others_share,
+    recent_start_ms,
     run_logship,
     s3_lines,
     timed,
@@ -71,7 +72,7 @@ def run_matrix(shapes: Sequence[str], sizes: Sequence[tuple[str, int]], reps: in
             kind = SHAPES[shape]
             only_json = shape in ONLY_JSON_SHAPES
             for label, target in sizes:
-                event = generate_shape_event(shape, target_bytes=target, seed=SEED)
+                event = generate_shape_event(shape, target_bytes=target, seed=SEED, start_ms=recent_start_ms())
                 row: dict[str, Any] = {
                     "shape": shape,
                     "description": kind.description,

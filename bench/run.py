@@ -38,6 +38,7 @@ from bench.harness import (
     make_logship,
     median_time,
     quiet_logship_logs,
+    recent_start_ms,
     run_logship,
     run_seed,
     steal_share,
@@ -96,7 +97,7 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
     rows = []
     app = make_logship(url)
     for label, target in sizes:
-        event = generate_event(target_bytes=target, seed=SEED)
+        event = generate_event(target_bytes=target, seed=SEED, start_ms=recent_start_ms())
         row: dict[str, Any] = {"label": label, "target_bytes": target, **describe(event)}
         row["intake_received_entries"] = verify_logship(event)[0]
         if row["intake_received_entries"] != row["events"]:
@@ -180,7 +181,7 @@ def fresh_process(target: int, url: str, reps: int) -> dict[str, Any]:
     env = child_env(url)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "event.json"
-        path.write_text(json.dumps(generate_event(target_bytes=target, seed=SEED)))
+        path.write_text(json.dumps(generate_event(target_bytes=target, seed=SEED, start_ms=recent_start_ms())))
         runs = [child(["handle", str(path)], env) for _ in range(reps)]
     imports = [child(["import"], env) for _ in range(reps)]
     med = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
@@ -206,7 +207,7 @@ def latency(target: int, reps: int, url: str, *, validate: bool = False) -> dict
     """The same event against an intake answering at once and one answering after 50 ms."""
     from logship.testing.synth import generate_event
 
-    event = generate_event(target_bytes=target, seed=SEED)
+    event = generate_event(target_bytes=target, seed=SEED, start_ms=recent_start_ms())
     with IntakeProcess(delay=INTAKE_DELAY_S, validate=validate) as slow:
         fast_app, slow_app = make_logship(url), make_logship(slow.url)
         run_logship(fast_app, event)

@@ -81,6 +81,31 @@ def boto3_client_factory(region: str | None = None) -> ClientFactory:
     return make
 
 
+class ClientCache:
+    """A :class:`ClientFactory` that makes each client once: one per service and region, on first use.
+
+    boto3 clients are thread-safe and keep their connections, so one of each
+    serves an app's whole life (a warm Lambda's invocations). ``factory``
+    makes them; :func:`boto3_client_factory`'s when None (made at the first
+    client, since it imports boto3).
+    """
+
+    def __init__(self, factory: ClientFactory | None = None) -> None:
+        """Clients from ``factory`` (boto3's when None)."""
+        self._factory = factory
+        self._clients: dict[tuple[str, str | None], Any] = {}
+
+    def __call__(self, service: str, region: str | None = None, /) -> Any:
+        """The client for ``service`` in ``region`` (the factory's region when None)."""
+        key = (service, region)
+        client = self._clients.get(key)
+        if client is None:
+            if self._factory is None:
+                self._factory = boto3_client_factory()
+            client = self._clients[key] = self._factory(service, region)
+        return client
+
+
 def _endpoint_problem(endpoint: str, environ: Mapping[str, str]) -> str:
     """What is wrong with ``endpoint``, naming the variable that holds it (or the config file)."""
     names = sorted(name for name, value in environ.items() if name.startswith(AWS_ENDPOINT_URL) and value == endpoint)

@@ -7,7 +7,15 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.aws import NO_CREDENTIALS, NO_REGION, arn_region, boto3_client_factory, describe_error, resolve_region
+from logship.aws import (
+    NO_CREDENTIALS,
+    NO_REGION,
+    ClientCache,
+    arn_region,
+    boto3_client_factory,
+    describe_error,
+    resolve_region,
+)
 
 REGIONS = st.from_regex(r"[a-z]{2}(-gov)?-[a-z]{4,9}-[1-9]", fullmatch=True)
 
@@ -49,3 +57,25 @@ def test_botocore_errors_in_one_sentence():
     error = ClientError({"Error": {"Code": "AccessDenied", "Message": "no\nway"}}, "GetObject")
     assert describe_error(error) == "AWS GetObject failed: AccessDenied: no way"
     assert describe_error(ValueError("x")) is None
+
+
+def test_a_client_cache_makes_each_service_and_region_once_and_only_when_asked():
+    """One client per (service, region), made at the first call: the factory is not called before."""
+    made: list[tuple[str, str | None]] = []
+
+    def factory(service: str, region: str | None = None, /) -> object:
+        made.append((service, region))
+        return object()
+
+    clients = ClientCache(factory)
+    assert made == []
+    s3 = clients("s3")
+    assert clients("s3") is s3
+    assert clients("s3", "eu-west-1") is not s3
+    assert clients("firehose") is clients("firehose")
+    assert made == [("s3", None), ("s3", "eu-west-1"), ("firehose", None)]
+
+
+def test_a_client_cache_without_a_factory_makes_boto3_clients():
+    """No factory: boto3's, with the region the call names."""
+    assert ClientCache()("s3", "eu-west-1").meta.region_name == "eu-west-1"

@@ -63,6 +63,23 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
+def aws_env_names(*services: str) -> tuple[str, ...]:
+    """The AWS variables a command that calls ``services`` reads (botocore's names), for its help.
+
+    ``services`` are botocore's service ids as ``AWS_ENDPOINT_URL_<SERVICE>``
+    spells them (``"S3"``, ``"FIREHOSE"``, ``"KINESIS"``).
+    """
+    return (
+        "AWS_ENDPOINT_URL",
+        *(f"AWS_ENDPOINT_URL_{service}" for service in services),
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    )
+
+
 def add_command(
     sub: Any, name: str, *, summary: str, description: str, env: Sequence[str] = ()
 ) -> argparse.ArgumentParser:

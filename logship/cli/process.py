@@ -26,16 +26,7 @@ from logship.firehose.reingest import FirehoseReingester, KinesisReingester, Rei
 # The Lambda console's default test event ("hello-world"): a common first try.
 _CONSOLE_TEST_EVENT_KEYS = frozenset({"key1", "key2", "key3"})
 #: AWS variables this command reads besides logship's own (botocore's names).
-AWS_ENV_NAMES = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_FIREHOSE",
-    "AWS_ENDPOINT_URL_KINESIS",
-    "AWS_PROFILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-)
+AWS_ENV_NAMES = arguments.aws_env_names("FIREHOSE", "KINESIS")
 
 
 def register(sub: Any) -> None:

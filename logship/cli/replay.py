@@ -12,14 +12,7 @@ from logship.cli.failures import CommandError, nothing_found
 from logship.cli.progress import Progress
 
 #: AWS variables this command reads besides logship's own (botocore's names).
-AWS_ENV_NAMES = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_PROFILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ACCESS_KEY_ID",
-)
+AWS_ENV_NAMES = arguments.aws_env_names("S3")
 
 
 def register(sub: Any) -> None:

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from logship.aws import ClientFactory, boto3_client_factory
+from logship.aws import ClientCache, ClientFactory
 from logship.cronwatch.discovery import JobsFound, TaskDefinitions, find_jobs, pages, read_jobs_file
 from logship.cronwatch.jobs import Job, names_from_task_definition
 from logship.datadog.metrics import Gauge, MetricsClient
@@ -376,8 +376,7 @@ class RunWatch:
         jobs_refresh_seconds: float = JOBS_REFRESH_SECONDS,
     ) -> None:
         self.settings = settings
-        self._factory = client_factory or boto3_client_factory()
-        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._client = ClientCache(client_factory)
         self._events_app = events_app
         self._metrics = metrics
         if metrics is None and settings.datadog_enabled:
@@ -401,12 +400,6 @@ class RunWatch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _client(self, service: str, region: str | None = None, /) -> Any:
-        key = (service, region)
-        if key not in self._clients:
-            self._clients[key] = self._factory(service, region)
-        return self._clients[key]
 
     @property
     def events_app(self) -> OpsEventsApp:

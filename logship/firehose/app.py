@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from logship.aws import ClientFactory, boto3_client_factory, describe_error
+from logship.aws import ClientCache, ClientFactory, describe_error
 from logship.datadog.logs import DatadogSender, Delivery, DeliveryReport
 from logship.deadletter import DeadLetter
 from logship.errors import AuthError, ConfigError, DeadLetterError, DeliveryError, LogshipError
@@ -137,8 +137,7 @@ class Logship:
         """``metrics``, when given, takes each invocation's EMF line (the Lambda handler prints it to stdout)."""
         self.settings = settings
         self._metrics = metrics
-        self._client_factory = client_factory
-        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._client = ClientCache(client_factory)
         self._sender = sender
         self._reingester_factory = reingester_factory or self._default_reingester
         self._dead_letter = dead_letter
@@ -159,13 +158,6 @@ class Logship:
         self.close()
 
     # --- collaborators, made on first use ---------------------------------
-    def _client(self, service: str, region: str | None = None, /) -> Any:
-        key = (service, region)
-        if key not in self._clients:
-            factory = self._client_factory or boto3_client_factory()
-            self._clients[key] = factory(service, region)
-        return self._clients[key]
-
     @property
     def sender(self) -> DatadogSender:
         """The Datadog sender (the key is fetched at its first request)."""

@@ -35,7 +35,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from logship.aws import ClientFactory, boto3_client_factory
+from logship.aws import ClientCache, ClientFactory
 from logship.delivery import SendResult
 from logship.errors import ConfigError, DeadLetterError, DeliveryError
 from logship.firehose.app import LambdaContext
@@ -115,8 +115,7 @@ class OpsEventsApp:
         recent: RecentKeys | None = None,
     ) -> None:
         self.settings = settings
-        self._client_factory = client_factory
-        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._client = ClientCache(client_factory)
         self._sinks: dict[str, Sink] | None = dict(sinks) if sinks is not None else None
         self._dead_letter = dead_letter
         if dead_letter is None and settings.dead_letter_uri:
@@ -143,13 +142,6 @@ class OpsEventsApp:
         self.close()
 
     # --- collaborators, made on first use ---------------------------------
-    def _client(self, service: str, region: str | None = None, /) -> Any:
-        key = (service, region)
-        if key not in self._clients:
-            factory = self._client_factory or boto3_client_factory()
-            self._clients[key] = factory(service, region)
-        return self._clients[key]
-
     @property
     def sinks(self) -> Mapping[str, Sink]:
         """The sinks by name (built from the settings at first use; nothing is fetched yet)."""

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from logship.errors import ConfigError
 
@@ -104,6 +105,22 @@ class ClientCache:
                 self._factory = boto3_client_factory()
             client = self._clients[key] = self._factory(service, region)
         return client
+
+
+def check_endpoints(environ: Mapping[str, str]) -> None:
+    """Raise :class:`~logship.errors.ConfigError` for an endpoint variable that is not an http(s) URL.
+
+    ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, checked before any
+    work is done, so that a command does not find the mistake only when it
+    first calls AWS (boto3 checks at that point, with ``Invalid endpoint``).
+    """
+    for name in sorted(environ):
+        value = environ[name].strip()
+        if not name.startswith(AWS_ENDPOINT_URL) or not value:
+            continue
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(_endpoint_problem(value, {name: environ[name]}))
 
 
 def _endpoint_problem(endpoint: str, environ: Mapping[str, str]) -> str:

@@ -13,9 +13,11 @@ from logship.aws import (
     ClientCache,
     arn_region,
     boto3_client_factory,
+    check_endpoints,
     describe_error,
     resolve_region,
 )
+from logship.errors import ConfigError
 
 REGIONS = st.from_regex(r"[a-z]{2}(-gov)?-[a-z]{4,9}-[1-9]", fullmatch=True)
 
@@ -79,3 +81,23 @@ def test_a_client_cache_makes_each_service_and_region_once_and_only_when_asked()
 def test_a_client_cache_without_a_factory_makes_boto3_clients():
     """No factory: boto3's, with the region the call names."""
     assert ClientCache()("s3", "eu-west-1").meta.region_name == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AWS_ENDPOINT_URL", "localhost:5000"),
+        ("AWS_ENDPOINT_URL", "127.0.0.1:5055"),
+        ("AWS_ENDPOINT_URL_FIREHOSE", "ftp://x"),
+        ("AWS_ENDPOINT_URL_S3", "http://"),
+    ],
+)
+def test_an_endpoint_variable_that_is_not_an_http_url_is_named(name, value):
+    """Each AWS_ENDPOINT_URL* is checked up front: the error names the variable and its value."""
+    with pytest.raises(ConfigError, match=rf"^{name} is not a URL \('{value}'\)"):
+        check_endpoints({"HOME": "/root", name: value})
+
+
+def test_http_endpoints_and_unset_ones_pass():
+    """http(s) URLs with a host, and blank values (boto3 ignores them), are accepted."""
+    check_endpoints({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "AWS_ENDPOINT_URL_S3": "", "PATH": "x:y"})

@@ -94,12 +94,14 @@ def run(args: argparse.Namespace) -> int:
     allowed, no credentials, no such stream...); the response is written all
     the same, and the error line says why.
     """
+    from logship.aws import check_endpoints
     from logship.firehose.app import Logship
     from logship.jsonlog import configure_logging
     from logship.settings import Settings
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    check_endpoints(os.environ)
     event = read_event(args.event)
     targets: list[str] = []
 

@@ -109,6 +109,18 @@ MISTAKES = {
         "AWS_ENDPOINT_URL is not a URL ('127.0.0.1:5055'): give the scheme, host and port",
         (("DD_API_KEY", "k"), ("AWS_ENDPOINT_URL", "127.0.0.1:5055")),
     ),
+    "process-endpoint-not-a-url": Mistake(
+        ("process", "{tmp}/event.json", "-o", "{tmp}/response.json"),
+        FAILED,
+        "AWS_ENDPOINT_URL is not a URL ('localhost:5000'): give the scheme, host and port",
+        (("DD_API_KEY", "k"), ("DD_URL", "http://127.0.0.1:{closed_port}"), ("AWS_ENDPOINT_URL", "localhost:5000")),
+    ),
+    "process-service-endpoint-not-a-url": Mistake(
+        ("process", "{tmp}/event.json", "-o", "{tmp}/response.json"),
+        FAILED,
+        "AWS_ENDPOINT_URL_FIREHOSE is not a URL ('ftp://x'): give the scheme, host and port",
+        (("LOGSHIP_DATADOG_ENABLED", "false"), ("AWS_ENDPOINT_URL_FIREHOSE", "ftp://x")),
+    ),
     "ssm-name-without-a-region": Mistake(
         ("replay", "s3://bucket/dl"),
         FAILED,

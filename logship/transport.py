@@ -162,6 +162,10 @@ def describe_failure(err: Exception) -> str:
     return f"{type(reason).__name__}: {text}"
 
 
+# OpenSSL's reasons when the other end answered a TLS hello with something else (plain HTTP).
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"})
+
+
 class ThreadLocalTransport:
     """Keep-alive HTTP(S) with one standard-library connection per thread and host, for the logs intake.
 
@@ -305,13 +309,18 @@ def describe_socket_failure(err: BaseException) -> str:
     import socket
     import ssl
 
-    if isinstance(err, socket.gaierror):
-        return "name not resolved"
-    if isinstance(err, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(err, TimeoutError):
-        return "timed out"
+    plain: tuple[tuple[type[BaseException], str], ...] = (
+        (socket.gaierror, "name not resolved"),
+        (ConnectionRefusedError, "connection refused"),
+        (TimeoutError, "timed out"),
+    )
+    for kind, words in plain:
+        if isinstance(err, kind):
+            return words
     if isinstance(err, ssl.SSLError | ssl.CertificateError):
+        reason = getattr(err, "reason", None)
+        if reason in _NOT_TLS_REASONS:
+            return f"cannot connect: the server does not speak TLS ({reason}); for a plain-HTTP endpoint write http://"
         return f"cannot connect: {err}"
     if isinstance(err, ConnectionError | http.client.HTTPException):
         return f"connection lost: {err!r}" if not str(err) else f"connection lost: {err}"

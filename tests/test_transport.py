@@ -235,3 +235,13 @@ def test_tls_verifies_the_server_against_the_trusted_certificates(tmp_path: Path
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_https_to_a_plain_http_server_says_to_write_http(intake: IntakeEmulator) -> None:
+    """An https:// URL (or DD_URL's host-only form) for a server that speaks plain HTTP: the error says so."""
+    transport = ThreadLocalTransport()
+    try:
+        with pytest.raises(TransportError, match=r"does not speak TLS \(.+\); for a plain-HTTP endpoint write http://"):
+            transport.post(intake.intake_url.replace("http://", "https://", 1), b"[]", HEADERS, 5.0)
+    finally:
+        transport.close()

@@ -26,15 +26,16 @@ from bench.seed import SocketSink, seed_handler
 _GZIP_WBITS = 31
 
 
-#: How long before the run the benchmark's events are dated: Firehose hands logs over seconds to
-#: minutes after they are written, well inside Datadog's date window (18 hours back), so the
-#: entries take the path live logs take, not the one for replayed or backfilled dates.
-EVENT_AGE_MS = 5 * 60 * 1000
-
-
 def recent_start_ms() -> int:
-    """Epoch milliseconds :data:`EVENT_AGE_MS` before now: the first event time of a benchmark event."""
-    return time.time_ns() // 1_000_000 - EVENT_AGE_MS
+    """The first event time of a benchmark event: five minutes before now, as Firehose delivers live logs.
+
+    Live logs are well inside Datadog's date window, so their entries take the
+    live path, not the one for replayed or backfilled dates
+    (:func:`logship.testing.synth.live_start_ms`).
+    """
+    from logship.testing.synth import live_start_ms
+
+    return live_start_ms()
 
 
 def median_time(fn: Callable[[], object], reps: int) -> tuple[float, list[float]]:

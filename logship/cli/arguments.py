@@ -63,6 +63,11 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
+#: Digits of an epoch-millisecond time from September 2001 to November 2286.
+EPOCH_MS_DIGITS = 13
+EXAMPLE_EPOCH_MS = 1_700_000_000_000
+
+
 def aws_env_names(*services: str) -> tuple[str, ...]:
     """The AWS variables a command that calls ``services`` reads (botocore's names), for its help.
 
@@ -133,6 +138,16 @@ def count(low: int = 1, high: int | None = None) -> Callable[[str], int]:
 
     parse.__name__ = "count"
     return parse
+
+
+def epoch_ms(text: str) -> int:
+    """A time in epoch milliseconds (13 digits for years 2001-2286), as CloudWatch Logs dates events."""
+    value = count(0)(text)
+    if len(str(value)) != EPOCH_MS_DIGITS:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a time in epoch milliseconds (13 digits, such as {EXAMPLE_EPOCH_MS})"
+        )
+    return value
 
 
 def seconds(text: str) -> float:

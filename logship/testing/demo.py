@@ -35,7 +35,7 @@ def run_demo(
     from logship.settings import Settings
     from logship.testing.emulator import IntakeEmulator
     from logship.testing.localaws import LocalAws
-    from logship.testing.synth import firehose_event, firehose_record, generate_event
+    from logship.testing.synth import firehose_event, firehose_record, generate_event, live_start_ms
 
     configure_logging("ERROR" if not verbose else "INFO")
     bucket, stream = "logship-demo", "logship-demo"
@@ -55,6 +55,7 @@ def run_demo(
         event = generate_event(
             target_bytes=size,
             seed=seed,
+            start_ms=live_start_ms(),
             stream=stream,
             progress=lambda made: say(f"generating the event: {made:,} of {size:,} bytes"),
         )

@@ -15,6 +15,7 @@ import base64
 import dataclasses
 import datetime
 import random
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -125,6 +126,16 @@ def firehose_record(record_id: str, payload: bytes, partition_key: str | None = 
             "approximateArrivalTimestamp": 1_700_000_000_000,
         }
     return record
+
+
+#: How long before now :func:`live_start_ms` dates the first event: Firehose hands logs over
+#: seconds to minutes after they are written, well inside Datadog's date window (18 hours back).
+LIVE_AGE_MS = 5 * 60 * 1000
+
+
+def live_start_ms() -> int:
+    """Epoch milliseconds :data:`LIVE_AGE_MS` before now: a first event time that live logs could have."""
+    return time.time_ns() // 1_000_000 - LIVE_AGE_MS
 
 
 def firehose_event(

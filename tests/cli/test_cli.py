@@ -37,6 +37,34 @@ def test_generate_writes_a_firehose_event(tmp_path):
     assert len(set(ids)) == len(ids) > 3
 
 
+def _first_event_time(path: Path) -> int:
+    from logship.firehose.subscription import decode_payload, parse_message
+
+    for record in orjson.loads(path.read_bytes())["records"]:
+        if record["recordId"].startswith(("ctl-", "bad-")):
+            continue
+        return parse_message(decode_payload(record["data"])).events[0]["timestamp"]
+    raise AssertionError("no data record")
+
+
+def test_generate_dates_events_as_live_logs_unless_told_a_start(tmp_path):
+    """By default the first event is five minutes old (inside Datadog's window); --start fixes it, and the event."""
+    import time
+
+    from logship.testing.synth import LIVE_AGE_MS
+
+    before = time.time_ns() // 1_000_000
+    assert main(["generate", "--size", "20KB", "-o", str(tmp_path / "live.json")]) == 0
+    after = time.time_ns() // 1_000_000
+    # Events follow the start by their sequence number (a millisecond each).
+    assert before - LIVE_AGE_MS <= _first_event_time(tmp_path / "live.json") <= after - LIVE_AGE_MS + 1_000
+    for name in ("a.json", "b.json"):
+        assert main(["generate", "--size", "20KB", "--start", "1800000000000", "-o", str(tmp_path / name)]) == 0
+    assert 1_800_000_000_000 <= _first_event_time(tmp_path / "a.json") <= 1_800_000_001_000
+    same = [orjson.loads((tmp_path / name).read_bytes())["records"] for name in ("a.json", "b.json")]
+    assert [r["data"] for r in same[0]] == [r["data"] for r in same[1]]
+
+
 def test_replay_command_sends_and_deletes_through_aws_endpoint_url(intake, local_aws, unique, tmp_path):
     """`logship replay s3://...` reads the dead letter through AWS_ENDPOINT_URL, delivers it, deletes it."""
     s3 = local_aws.client("s3")

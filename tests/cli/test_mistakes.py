@@ -60,6 +60,9 @@ class Mistake:
 
 MISTAKES = {
     "size-with-a-word": Mistake(("generate", "--size", "lots"), USAGE, "'lots' is not a size"),
+    "start-not-epoch-ms": Mistake(
+        ("generate", "--start", "1700000000"), USAGE, "1700000000 is not a time in epoch milliseconds (13 digits"
+    ),
     "size-zero": Mistake(("generate", "--size", "0"), USAGE, "must be from 1"),
     "size-negative": Mistake(("generate", "--size", "-1"), USAGE, "must be from 1"),
     "size-unknown-unit": Mistake(("generate", "--size", "3MIBS"), USAGE, "KiB, MiB"),

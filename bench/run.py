@@ -408,18 +408,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "loadavg_start": os.getloadavg(),
         }
     }
+    if args.quick:
+        print("quick run: tiny sizes, 2 repetitions; its bars are reported, not judged (full runs are)", flush=True)
     ticks = cpu_ticks()
     with IntakeProcess(validate=args.validating_intake) as intake:
         if not shapes_only:
-            print("throughput", flush=True)
+            print("measuring throughput", flush=True)
             report["throughput"] = throughput(sizes, reps, intake.url)
-            print("cold start", flush=True)
+            print("measuring cold start", flush=True)
             report["cold_start"] = cold_start(reps * 3)
-            print("fresh process: first call and memory", flush=True)
+            print("measuring a fresh process: first call and memory", flush=True)
             report["fresh_process"] = fresh_process(largest, intake.url, max(reps // 2, 1) + 1)
-            print("latency", flush=True)
+            print("measuring latency", flush=True)
             report["latency"] = latency(largest, reps, intake.url, validate=args.validating_intake)
-        print("shape matrix", flush=True)
+        print("measuring the shape matrix", flush=True)
         report["shapes"] = matrix.run_matrix(
             shapes, matrix.QUICK_SIZES if args.quick else matrix.FULL_SIZES, reps, intake.url
         )
@@ -485,7 +487,8 @@ def report_path(
 
     ``shapes_only``: the run measures the shape matrix alone (its own
     defaults); ``partial``: only some of its shapes. Raises ValueError when
-    publishing is asked of a quick or partial run, or together with ``out``.
+    publishing is asked of a quick or partial run, or together with ``out``,
+    and for an ``out`` in the published figures' folder (``docs/``).
     """
     if publish and quick:
         raise ValueError("--publish writes the published figures: a full run only, not --quick")
@@ -495,4 +498,6 @@ def report_path(
         raise ValueError("--publish writes docs/bench.json: give --publish or --out, not both")
     if publish:
         return PUBLISHED_SHAPES_OUT if shapes_only else PUBLISHED_OUT
+    if out is not None and out.resolve().parent == PUBLISHED_OUT.resolve().parent:
+        raise ValueError(f"{out} is beside the published figures: write there with --publish (a full run) only")
     return out or (DEFAULT_SHAPES_OUT if shapes_only else DEFAULT_OUT)

@@ -130,6 +130,10 @@ def test_only_publish_writes_the_published_figures() -> None:
         report_path(out=None, publish=True, quick=True)
     with pytest.raises(ValueError, match="not both"):
         report_path(out=Path("x.json"), publish=True, quick=False)
+    with pytest.raises(ValueError, match="beside the published figures"):
+        report_path(out=PUBLISHED_OUT, publish=False, quick=True)
+    with pytest.raises(ValueError, match="beside the published figures"):
+        report_path(out=PUBLISHED_OUT.with_name("mine.json"), publish=False, quick=False)
 
 
 def test_plot_is_written_beside_the_report_when_matplotlib_is_present(out: Path) -> None:

@@ -94,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
         )
     print(orjson.dumps(report.__dict__).decode())
     if not report.objects:
-        done = f"{report.skipped} objects tagged as redriven already" if report.skipped else "no objects"
+        done = (
+            f"{report.skipped} object{'s' if report.skipped != 1 else ''} tagged as redriven already"
+            if report.skipped
+            else "no objects"
+        )
         nothing_found("redrive", args.uri, done)
     if report.never:
         print(

@@ -465,8 +465,14 @@ def load_jobs_file(path: str | Path) -> JobsFile:
     """Read and parse a declared-jobs file (``--jobs FILE``); ConfigError if it cannot be read or is wrong."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"jobs file {str(path)!r}: cannot be read: {err}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"jobs file {str(path)!r}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"jobs file {str(path)!r}: a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"jobs file {str(path)!r}: not UTF-8 text") from None
+    except OSError as err:
+        raise ConfigError(f"jobs file {str(path)!r}: cannot be read: {err.strerror or err}") from None
     return parse_jobs_file(text, f"jobs file {str(path)!r}")
 
 

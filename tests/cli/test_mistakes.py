@@ -206,7 +206,7 @@ MISTAKES = {
         (("DD_API_KEY", "k"), ("DD_APP_KEY", "a")),
     ),
     "monitors-jobs-file-missing": Mistake(
-        ("monitors", "plan", "--jobs", "{tmp}/nojobs.toml"), FAILED, "nojobs.toml': cannot be read",
+        ("monitors", "plan", "--jobs", "{tmp}/nojobs.toml"), FAILED, "nojobs.toml': no such file",
         (("DD_API_KEY", "k"), ("DD_APP_KEY", "a")),
     ),
     "monitors-jobs-file-not-toml": Mistake(

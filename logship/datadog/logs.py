@@ -146,6 +146,8 @@ class DatadogSender:
         self.clock = clock
         self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
+        # Set once this run of sending said that the intake does not answer (one warning, not one a try).
+        self._unreachable_said = threading.Event()
 
     def close(self) -> None:
         """Stop the worker threads and close their connections."""
@@ -168,6 +170,7 @@ class DatadogSender:
     def open(self, *, deadline: float = float("inf")) -> Delivery:
         """Start a delivery that runs until ``deadline`` (monotonic); add entries as they are built."""
         self._stop.clear()
+        self._unreachable_said.clear()
         return Delivery(self, deadline)
 
     def send(self, entries: Iterable[bytes], *, deadline: float = float("inf")) -> DeliveryReport:
@@ -248,8 +251,15 @@ class DatadogSender:
                 )
             except TransportError as err:
                 report.last_error = str(err)
-                # One try of many: the report's failure (the invocation line, the error) says what came of them.
-                logger.debug("Datadog transport error: %s", err)
+                # The first failure of a run is said at once, so a long wait is never silent; the
+                # others only at DEBUG: the report's failure (the invocation line) says what came of them.
+                if not self._unreachable_said.is_set():
+                    self._unreachable_said.set()
+                    logger.warning(
+                        "Datadog did not answer (%s); retrying for up to %.0f s more", err, attempts.remaining()
+                    )
+                else:
+                    logger.debug("Datadog transport error: %s", err)
             else:
                 status = response.status
                 report.statuses[status] = report.statuses.get(status, 0) + 1

@@ -316,6 +316,7 @@ ON_LOCAL_AWS = {
         "2 entries left under s3://{bucket}/dl: 2 entries not delivered "
         "(last error: 127.0.0.1:{closed_port}: connection refused)",
         (("DD_URL", "http://127.0.0.1:{closed_port}"), ("LOGSHIP_LOG_LEVEL", "WARNING")),
+        lines=2,  # the first: a warning, at the first try, that Datadog did not answer and how long retries go on
         prints='"left":2',
     ),
     "redrive-no-such-delivery-stream": Mistake(

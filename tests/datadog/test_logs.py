@@ -240,16 +240,20 @@ def test_rejected_entries_go_to_the_dead_letter_with_the_rest_delivered(intake, 
     assert [orjson.loads(line)["message"] for line in zlib.decompress(body, wbits=31).splitlines()] == ["poison pill"]
 
 
-def test_each_failed_try_is_a_debug_line_and_the_report_names_the_host(caplog):
-    """Datadog out of reach: every try is logged at DEBUG only (no warning per try); the failure names the host."""
+def test_one_warning_per_run_then_debug_lines_and_the_report_names_the_host(caplog):
+    """Datadog out of reach: the first try of a run warns (retries go on), the others are DEBUG; the failure names the host."""
     caplog.set_level("DEBUG", logger="logship")
     url = f"http://127.0.0.1:{_closed_port()}/api/v2/logs"
     sender = DatadogSender(LogsIntakeOptions(url, retry=RetryPolicy(max_attempts=4)), Key(), sleep=lambda _s: None)
     with sender:
         report = sender.send(entries(3))
-    tries = [r for r in caplog.records if r.name == "logship.datadog.logs"]
-    assert report.requests == len(tries) == 4
-    assert {r.levelname for r in tries} == {"DEBUG"}
+        tries = [r for r in caplog.records if r.name == "logship.datadog.logs"]
+        assert report.requests == len(tries) == 4
+        assert [r.levelname for r in tries] == ["WARNING", "DEBUG", "DEBUG", "DEBUG"]
+        assert "Datadog did not answer" in tries[0].getMessage() and "retrying for up to" in tries[0].getMessage()
+        caplog.clear()
+        sender.send(entries(1))  # a new run of sending warns again
+        assert next(r.levelname for r in caplog.records if r.name == "logship.datadog.logs") == "WARNING"
     host = url.split("/")[2]
     assert report.failure() == f"3 entries not delivered (last error: {host}: connection refused)"
 

@@ -34,10 +34,14 @@ _BUCKET = "logship-demo-dead-letter"
 def read_fixtures(folder: Path) -> dict[Path, Any]:
     """Each fixture file in ``folder``, sorted, and the event it holds.
 
-    ValueError names the folder when it holds none, or the file that cannot
-    be read or is not JSON.
+    ValueError names the folder when it is missing, not a folder or holds
+    none, or the file that cannot be read or is not JSON.
     """
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not folder.exists():
+        raise ValueError(f"{folder} does not exist")
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    files = sorted(folder.glob("*.json"))
     if not files:
         raise ValueError(f"no fixture events (*.json) in {folder}")
     events: dict[Path, Any] = {}

@@ -39,3 +39,12 @@ def test_events_without_a_subcommand_is_a_usage_mistake(capsys):
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "logship events: error:" in err
+
+
+def test_events_demo_with_a_missing_fixtures_folder_says_it_does_not_exist(tmp_path, capsys):
+    """A --fixtures path that is not there is said as such, not as a folder without events."""
+    missing = tmp_path / "nope"
+    assert main(["events", "demo", "--fixtures", str(missing)]) == 1
+    assert capsys.readouterr().err == (
+        f"logship events: error: {missing} does not exist; give a folder of event JSON files with --fixtures\n"
+    )

@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
         "--size",
         type=arguments.size(1, MAX_DEMO_BYTES),
         default="1MB",
-        help="compressed input size (B, KB, MB, KiB, MiB)",
+        help="compressed input size (B, KB, MB, GB, KiB, MiB, GiB)",
     )
     demo.add_argument(
         "--response-limit",

@@ -103,6 +103,32 @@ DATADOG_ENV_NAMES: tuple[str, ...] = (
     DD_URL,
 )
 
+#: What the Firehose transformation reads (the Lambda's and ``logship process``'s settings): for the help.
+FIREHOSE_ENV_NAMES: tuple[str, ...] = (
+    *DATADOG_ENV_NAMES,
+    DD_SOURCE,
+    DD_TAGS,
+    ONLY_JSON,
+    LOGSHIP_LOG_GROUP_PATTERN,
+    LOGSHIP_LOG_STREAM_PATTERN,
+    LOGSHIP_OUTPUT_FORMAT,
+    LOGSHIP_OUTPUT_COMPRESSION,
+    LOGSHIP_GZIP_LEVEL,
+    LOGSHIP_RESPONSE_LIMIT_BYTES,
+    LOGSHIP_PARTITION_KEYS,
+    LOGSHIP_MAX_DECOMPRESSED_BYTES,
+    LOGSHIP_REINGEST_MAX_ATTEMPTS,
+    LOGSHIP_DEAD_LETTER_URI,
+    LOGSHIP_DD_CONCURRENCY,
+    LOGSHIP_DD_TIMEOUT_SECONDS,
+    LOGSHIP_TIME_MARGIN_MS,
+    LOGSHIP_REDACT,
+    LOGSHIP_REDACT_RULES,
+    LOGSHIP_INCLUDE_AT_MATCH,
+    LOGSHIP_EXCLUDE_AT_MATCH,
+    LOGSHIP_LOG_LEVEL,
+)
+
 #: Every variable logship reads, for docs and for drift checks against templates.
 ALL_ENV_NAMES: tuple[str, ...] = (
     LOGSHIP_DATADOG_ENABLED,

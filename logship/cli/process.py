@@ -31,7 +31,7 @@ AWS_ENV_NAMES = arguments.aws_env_names("FIREHOSE", "KINESIS")
 
 def register(sub: Any) -> None:
     """Add the ``process`` subcommand to ``sub``."""
-    from logship.settings import ALL_ENV_NAMES
+    from logship.settings import FIREHOSE_ENV_NAMES
 
     proc = arguments.add_command(
         sub,
@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
             "event's deliveryStreamArn only with --aws. Without either they come back ProcessingFailed.\n"
             "The command says where it re-ingests, on stderr."
         ),
-        env=(*ALL_ENV_NAMES, *AWS_ENV_NAMES),
+        env=(*FIREHOSE_ENV_NAMES, *AWS_ENV_NAMES),
     )
     proc.add_argument(
         "event", type=arguments.input_file, help="a Firehose transformation event (JSON), e.g. from 'logship generate'"

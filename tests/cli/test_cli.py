@@ -197,9 +197,12 @@ def test_help_shows_every_default_and_the_environment_it_reads(command):
     )
     assert "environment variables read:" in text
     if command == "process":
-        from logship.settings import ALL_ENV_NAMES
+        from logship.settings import ALL_ENV_NAMES, FIREHOSE_ENV_NAMES
 
-        assert all(name in text for name in (*ALL_ENV_NAMES, "AWS_ENDPOINT_URL"))
+        assert all(name in text for name in (*FIREHOSE_ENV_NAMES, "AWS_ENDPOINT_URL"))
+        assert set(FIREHOSE_ENV_NAMES) < set(ALL_ENV_NAMES)
+        # The ops events' and the cron watch's variables are not the transformation's.
+        assert not any(name in text for name in ("SLACK_WEBHOOK_URL", "LOGSHIP_MONITOR_NOTIFY", "DD_APP_KEY"))
     if command == "redrive":
         assert all(name in text for name in ("LOGSHIP_REINGEST_MAX_ATTEMPTS", "AWS_ENDPOINT_URL"))
     if command in ("replay", "check", "monitors"):

@@ -26,18 +26,6 @@ from bench.seed import SocketSink, seed_handler
 _GZIP_WBITS = 31
 
 
-def recent_start_ms() -> int:
-    """The first event time of a benchmark event: five minutes before now, as Firehose delivers live logs.
-
-    Live logs are well inside Datadog's date window, so their entries take the
-    live path, not the one for replayed or backfilled dates
-    (:func:`logship.testing.synth.live_start_ms`).
-    """
-    from logship.testing.synth import live_start_ms
-
-    return live_start_ms()
-
-
 def median_time(fn: Callable[[], object], reps: int) -> tuple[float, list[float]]:
     """Median wall time of ``reps`` calls of ``fn`` (after the caller's warm-up)."""
     samples = []

@@ -99,13 +99,12 @@ def count(name: str, event_path: str, calls: int, url: str, only_json: bool = Fa
 
 def measure(size: int, calls: int, jobs: int = 2) -> dict[str, Any]:
     """Instructions per warm invocation for each contender, and the ratios the bars use."""
-    from bench.harness import recent_start_ms
     from bench.intake import IntakeProcess
-    from logship.testing.synth import generate_event
+    from logship.testing.synth import generate_event, live_start_ms
 
     with tempfile.TemporaryDirectory() as tmp, IntakeProcess() as intake, ThreadPoolExecutor(jobs) as pool:
         path = Path(tmp) / "event.json"
-        path.write_text(json.dumps(generate_event(target_bytes=size, seed=1, start_ms=recent_start_ms())))
+        path.write_text(json.dumps(generate_event(target_bytes=size, seed=1, start_ms=live_start_ms())))
         runs = {
             (name, n): pool.submit(count, name, str(path), n, intake.url) for name in CONTENDERS for n in (1, 1 + calls)
         }
@@ -121,16 +120,16 @@ def measure(size: int, calls: int, jobs: int = 2) -> dict[str, Any]:
 
 def measure_shapes(shapes: Sequence[str], size: int, calls: int, jobs: int = 2) -> dict[str, Any]:
     """Instructions per warm invocation of the fastest floor and logship on each shape, and their ratio."""
-    from bench.harness import describe, recent_start_ms
+    from bench.harness import describe
     from bench.intake import IntakeProcess
     from bench.matrix import ONLY_JSON_SHAPES, SEED
-    from logship.testing.synth import generate_shape_event
+    from logship.testing.synth import generate_shape_event, live_start_ms
 
     out: dict[str, Any] = {"target_bytes": size, "calls": calls, "seed": SEED, "shapes": {}}
     with tempfile.TemporaryDirectory() as tmp, IntakeProcess() as intake, ThreadPoolExecutor(jobs) as pool:
         runs = {}
         for shape in shapes:
-            event = generate_shape_event(shape, target_bytes=size, seed=SEED, start_ms=recent_start_ms())
+            event = generate_shape_event(shape, target_bytes=size, seed=SEED, start_ms=live_start_ms())
             path = Path(tmp) / f"{shape}.json"
             path.write_text(json.dumps(event))
             only_json = shape in ONLY_JSON_SHAPES

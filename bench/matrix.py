@@ -33,7 +33,6 @@ from bench.harness import (
     describe,
     make_logship,
     others_share,
-    recent_start_ms,
     run_logship,
     s3_lines,
     timed,
@@ -63,7 +62,7 @@ def shape_names() -> list[str]:
 
 def run_matrix(shapes: Sequence[str], sizes: Sequence[tuple[str, int]], reps: int, url: str) -> dict[str, Any]:
     """Measure every shape at every size against ``url`` (a draining intake); the matrix section of a report."""
-    from logship.testing.synth import SHAPES, generate_shape_event
+    from logship.testing.synth import SHAPES, generate_shape_event, live_start_ms
 
     apps = {flag: make_logship(url, only_json=flag) for flag in {shape in ONLY_JSON_SHAPES for shape in shapes}}
     cells: list[tuple[dict[str, Any], dict[str, Callable[[], object]]]] = []
@@ -72,7 +71,7 @@ def run_matrix(shapes: Sequence[str], sizes: Sequence[tuple[str, int]], reps: in
             kind = SHAPES[shape]
             only_json = shape in ONLY_JSON_SHAPES
             for label, target in sizes:
-                event = generate_shape_event(shape, target_bytes=target, seed=SEED, start_ms=recent_start_ms())
+                event = generate_shape_event(shape, target_bytes=target, seed=SEED, start_ms=live_start_ms())
                 row: dict[str, Any] = {
                     "shape": shape,
                     "description": kind.description,

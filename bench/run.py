@@ -38,7 +38,6 @@ from bench.harness import (
     make_logship,
     median_time,
     quiet_logship_logs,
-    recent_start_ms,
     run_logship,
     run_seed,
     steal_share,
@@ -92,12 +91,12 @@ def child(args: Sequence[str], env: dict[str, str]) -> dict[str, Any]:
 # --- the measurements -----------------------------------------------------------
 def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[dict[str, Any]]:
     """Floor, seed and logship on the same events, interleaved, medians of ``reps``."""
-    from logship.testing.synth import generate_event
+    from logship.testing.synth import generate_event, live_start_ms
 
     rows = []
     app = make_logship(url)
     for label, target in sizes:
-        event = generate_event(target_bytes=target, seed=SEED, start_ms=recent_start_ms())
+        event = generate_event(target_bytes=target, seed=SEED, start_ms=live_start_ms())
         row: dict[str, Any] = {"label": label, "target_bytes": target, **describe(event)}
         row["intake_received_entries"] = verify_logship(event)[0]
         if row["intake_received_entries"] != row["events"]:
@@ -176,12 +175,12 @@ def cold_start(reps: int) -> dict[str, Any]:
 
 def fresh_process(target: int, url: str, reps: int) -> dict[str, Any]:
     """A fresh Lambda-like process: first vs second invocation, and peak memory, for one event."""
-    from logship.testing.synth import generate_event
+    from logship.testing.synth import generate_event, live_start_ms
 
     env = child_env(url)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "event.json"
-        path.write_text(json.dumps(generate_event(target_bytes=target, seed=SEED, start_ms=recent_start_ms())))
+        path.write_text(json.dumps(generate_event(target_bytes=target, seed=SEED, start_ms=live_start_ms())))
         runs = [child(["handle", str(path)], env) for _ in range(reps)]
     imports = [child(["import"], env) for _ in range(reps)]
     med = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
@@ -205,9 +204,9 @@ def fresh_process(target: int, url: str, reps: int) -> dict[str, Any]:
 
 def latency(target: int, reps: int, url: str, *, validate: bool = False) -> dict[str, Any]:
     """The same event against an intake answering at once and one answering after 50 ms."""
-    from logship.testing.synth import generate_event
+    from logship.testing.synth import generate_event, live_start_ms
 
-    event = generate_event(target_bytes=target, seed=SEED, start_ms=recent_start_ms())
+    event = generate_event(target_bytes=target, seed=SEED, start_ms=live_start_ms())
     with IntakeProcess(delay=INTAKE_DELAY_S, validate=validate) as slow:
         fast_app, slow_app = make_logship(url), make_logship(slow.url)
         run_logship(fast_app, event)

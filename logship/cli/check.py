@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
             "Validate the API key against the site's API (GET /api/v1/validate, with datadog-api-client:\n"
             "pip install 'logship[datadog]'), and say where logs would go. Exits 1 when the key is not valid."
         ),
-        env=(*DATADOG_ENV_NAMES, DD_API_URL, "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"),
+        env=(*DATADOG_ENV_NAMES, DD_API_URL, *arguments.aws_env_names()),
     )
     check.set_defaults(func=run)
 

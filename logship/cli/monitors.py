@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     env = (
         *DATADOG_ENV_NAMES, DD_API_URL, DD_APP_KEY, DD_APP_KEY_SSM_NAME, DD_APP_KEY_SECRET_ARN,
         LOGSHIP_MONITOR_NOTIFY, LOGSHIP_JOBS_FILE,
-        "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
+        *arguments.aws_env_names(),
     )  # fmt: skip
     monitors = arguments.add_command(
         sub,

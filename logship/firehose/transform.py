@@ -106,10 +106,9 @@ def transform(event: FirehoseEvent, options: TransformOptions) -> Iterator[tuple
     becomes its ``ProcessingFailed`` outcome.
     """
     budget = ResponseBudget(options.response_limit_bytes, [r.record_id for r in event.records])
-    tag_cache: dict[tuple[str, str], StreamTags] = {}
     for record in event.records:
         try:
-            yield _route(record, options, budget, tag_cache)
+            yield _route(record, options, budget)
         except DecodeError as err:
             yield _failed(record, str(err)), []
         except Exception as err:  # noqa: BLE001 - the per-record boundary: nothing escapes it
@@ -125,10 +124,9 @@ def _route(
     record: FirehoseRecord,
     options: TransformOptions,
     budget: ResponseBudget,
-    tag_cache: dict[tuple[str, str], StreamTags],
 ) -> tuple[RecordOutcome, list[bytes]]:
     batch, encoded = parse_encoded(decode_payload(record.data, max_decompressed_bytes=options.max_decompressed_bytes))
-    outcome, entries = _route_batch(record, batch, options, budget, tag_cache, encoded=encoded)
+    outcome, entries = _route_batch(record, batch, options, budget, encoded=encoded)
     if batch.replaced_characters:
         outcome = dataclasses.replace(outcome, replaced_characters=batch.replaced_characters)
     return outcome, entries
@@ -139,7 +137,6 @@ def _route_batch(
     batch: LogBatch,
     options: TransformOptions,
     budget: ResponseBudget,
-    tag_cache: dict[tuple[str, str], StreamTags],
     *,
     encoded: list[bytes] | None,
 ) -> tuple[RecordOutcome, list[bytes]]:
@@ -148,12 +145,7 @@ def _route_batch(
         return RecordOutcome(rid, "Dropped", budget.reserved(rid), "CONTROL_MESSAGE", control=True), []
     if not batch.events:
         return RecordOutcome(rid, "Dropped", budget.reserved(rid), "no log events"), []
-    key = (batch.log_group, batch.log_stream)
-    tags = tag_cache.get(key)
-    if tags is None:
-        tags = tag_cache[key] = remembered_tags(
-            batch.log_group, batch.log_stream, options.tags.group_pattern, options.tags.stream_pattern
-        )
+    tags = remembered_tags(batch.log_group, batch.log_stream, options.tags.group_pattern, options.tags.stream_pattern)
     events = len(batch.events)
     keys = tags.partition_keys() if options.partition_keys else None
     data = _base64.encode(build_output(batch, options.output, encoded=encoded))

@@ -135,33 +135,42 @@ def date_fate(value: object, window: DateWindow) -> tuple[str, int | None]:
 
 
 def shared_date_fate(values: list[Any], window: DateWindow) -> tuple[str, list[int | None]] | None:
-    """The :func:`date_fate` all of ``values`` share, with each one's epoch milliseconds; None when they differ.
+    """The :func:`date_fate` all of ``values`` share, and the milliseconds they are rewritten to; None when they differ.
 
-    ISO 8601 text and integer epoch milliseconds, the usual dates, are read a
-    column at a time (``datetime`` and ``min``/``max`` in C); other values one
-    by one. The milliseconds are those :func:`app_date_ms` gives.
+    The milliseconds (those :func:`app_date_ms` gives) are each value's when
+    the fate is :data:`REWRITE`; for :data:`KEEP` and :data:`REMOVE` the list
+    is empty, as no value is written anew. ISO 8601 text and integer epoch
+    milliseconds, the usual dates, are judged a column at a time by their
+    earliest and latest (``datetime`` and ``min``/``max`` in C); other values
+    one by one.
     """
-    read = _column_ms(values)
-    if read is not None:
-        first, last = min(read), max(read)
+    bounds = _column_bounds(values)
+    if bounds is not None:
+        first, last = bounds
         if window.low <= first and last <= window.high:
-            return KEEP, list(read)  # both kinds are read by Datadog as written
+            return KEEP, []  # both kinds are read by Datadog as written
         if last < window.low or first > window.high:
-            return REMOVE, list(read)
+            return REMOVE, []
     fates = list(map(date_fate, values, repeat(window)))
     shared = set(map(_fate, fates))
-    return (shared.pop(), list(map(_ms, fates))) if len(shared) == 1 else None
+    if len(shared) != 1:
+        return None
+    fate = shared.pop()
+    return fate, list(map(_ms, fates)) if fate == REWRITE else []
 
 
-def _column_ms(values: list[Any]) -> list[int] | None:
-    """:func:`app_date_ms` of integer epoch milliseconds or of ISO 8601 text, a column at a time; else None.
+def _column_bounds(values: list[Any]) -> tuple[int, int] | None:
+    """:func:`app_date_ms` of the earliest and the latest of integer epoch milliseconds or ISO 8601 text; else None.
 
     Only text holding a ":" is read (so never a number); None for anything
-    else, or when one of them cannot be read.
+    else, or when one of them cannot be read. Each text is parsed (so each is
+    checked), and only the two bounds are turned into milliseconds: the
+    conversion is monotonic.
     """
     kinds = set(map(type, values))
     if kinds == {int}:
-        return values if min(values) >= _MS_LOW and max(values) < _MS_HIGH else None
+        first, last = min(values), max(values)
+        return (first, last) if first >= _MS_LOW and last < _MS_HIGH else None
     if kinds != {str} or not all(map(str.__contains__, values, repeat(":"))):
         return None
     try:
@@ -169,12 +178,13 @@ def _column_ms(values: list[Any]) -> list[int] | None:
     except ValueError:
         return None
     zones = set(map(_zone, parsed))
-    if None in zones:
-        if len(zones) > 1:
-            return None
-        parsed = list(map(_as_utc, parsed))  # a time without a zone is UTC
+    if None in zones and len(zones) > 1:  # naive and aware times do not compare
+        return None
+    earliest, latest = min(parsed), max(parsed)
+    if None in zones:  # a time without a zone is UTC
+        earliest, latest = _as_utc(earliest), _as_utc(latest)
     try:
-        return list(map(int, map(float.__mul__, map(datetime.datetime.timestamp, parsed), repeat(1000.0))))
+        return int(earliest.timestamp() * 1000.0), int(latest.timestamp() * 1000.0)
     except (OverflowError, ValueError):
         return None
 

@@ -62,9 +62,13 @@ def render(
     if output_format == "lines":
         if encoded is not None:
             return b"\n".join([*encoded, b""])
-        messages = [event["message"] for event in events]
+        messages = list(map(_message, events))
         messages.append("")  # the last newline, without copying the joined text again
-        return scrub_text("\n".join(messages))[0].encode("utf-8")
+        text = "\n".join(messages)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates
+            return scrub_text(text)[0].encode("utf-8")
     group, stream, owner = batch.log_group, batch.log_stream, batch.owner
     dumps = orjson.dumps
     lines = []

@@ -204,6 +204,7 @@ class ThreadLocalTransport:
         self._open: set[http.client.HTTPConnection] = set()
         self._proxied: HttpTransport | None = None
         self._tls = tls
+        self._targets: dict[str, _Target] = {}  # each URL parsed once
 
     def close(self) -> None:
         """Close every thread's connections (a thread's next request opens a new one)."""
@@ -219,18 +220,15 @@ class ThreadLocalTransport:
         """POST ``body`` to ``url`` and read the whole answer."""
         import http.client
 
-        parts = urlsplit(url)
-        host = parts.hostname or url
-        if self._proxy_applies(parts.scheme, host):
+        target = self._targets.get(url)
+        if target is None:
+            target = self._targets[url] = _Target.of(url)
+        if self._proxy_applies(target.key[0], target.key[1]):
             return self._via_proxy().post(url, body, headers, timeout)
-        where = parts.netloc.rpartition("@")[2] or url  # host:port, as the error names it
-        path = parts.path or "/"
-        if parts.query:
-            path = f"{path}?{parts.query}"
-        key = (parts.scheme, host, parts.port)
+        key, where = target.key, target.where
         connection = self._connection(key, timeout)
         try:
-            connection.request("POST", path, body, dict(headers))
+            connection.request("POST", target.path, body, headers)
             response = connection.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as err:
@@ -290,6 +288,25 @@ class ThreadLocalTransport:
             if self._proxied is None:
                 self._proxied = HttpTransport(proxies=self._proxies)
             return self._proxied
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Target:
+    """What a request needs of its URL: the connection's key (scheme, host, port), host:port for errors, the path."""
+
+    key: tuple[str, str, int | None]
+    where: str
+    path: str
+
+    @classmethod
+    def of(cls, url: str) -> _Target:
+        """Raises ValueError for a port that is not a number, as :func:`urllib.parse.urlsplit` does."""
+        parts = urlsplit(url)
+        path = parts.path or "/"
+        if parts.query:
+            path = f"{path}?{parts.query}"
+        # host:port, as the error names it
+        return cls((parts.scheme, parts.hostname or url, parts.port), parts.netloc.rpartition("@")[2] or url, path)
 
 
 def _closed_by_server(sock: socket.socket) -> bool:

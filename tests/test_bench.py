@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -327,6 +328,38 @@ def test_the_fastest_floor_keeps_each_request_within_datadogs_limits() -> None:
         assert all(len(body) <= 4_250_000 and len(orjson.loads(body)) <= 1_000 for body in raw)
         timestamps = [entry["timestamp"] for body in raw for entry in orjson.loads(body)]
         assert timestamps == sorted(timestamps) and len(timestamps) == len(set(timestamps))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 3_000),
+    st.integers(1, 6_000),
+    st.randoms(use_true_random=False),
+    st.lists(st.tuples(st.integers(0, 3_000), st.integers(1_000_000, 2_500_000)), max_size=4),
+)
+def test_the_fastest_floor_cuts_request_bodies_as_the_entry_by_entry_rule(
+    count: int, widest: int, rng: random.Random, large: list[tuple[int, int]]
+) -> None:
+    """Found by a search, the full bodies and the rest are those of closing a body when the next entry breaks a limit.
+
+    Up to 3,000 entries (bodies end at 1,000) and a few of 1-2.5 MB among them (bodies end by bytes too).
+    """
+    from bench.floor import _ENTRIES_PER_REQUEST, _REQUEST_TARGET_BYTES, _request_bodies
+
+    sizes = [rng.randint(1, widest) for _ in range(count)]
+    for position, size in large:
+        sizes.insert(min(position, len(sizes)), size)
+    entries = [b"x" * size for size in sizes]
+    expected, start, size = [], 0, 2  # the brackets
+    for position, entry in enumerate(entries):
+        grown = size + len(entry) + 1
+        if position - start == _ENTRIES_PER_REQUEST or (grown > _REQUEST_TARGET_BYTES and position > start):
+            expected.append(b"[" + b",".join(entries[start:position]) + b"]")
+            start, grown = position, 2 + len(entry) + 1
+        size = grown
+    bodies, rest = _request_bodies(list(entries))
+    assert bodies == expected
+    assert rest == entries[start:]
 
 
 def test_the_floors_import_nothing_of_logship() -> None:

@@ -112,6 +112,7 @@ def throughput(sizes: Sequence[tuple[str, int]], reps: int, url: str) -> list[di
             fn()
         for _ in range(reps):
             for name, fn in contenders.items():
+                fn()  # untimed: each timed call starts on its own heap, not the one the contender before it left
                 samples[name].append(median_time(fn, 1)[0])
         row["steal_share"] = steal_share(steal_before, cpu_ticks())
         invocation = app.process(event, None)

@@ -96,15 +96,30 @@ def price_report(report: dict[str, Any], *, memory_mb: int, buffer_mb: float) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.price", description=__doc__.splitlines()[0])
-    parser.add_argument("report", nargs="?", type=Path, default=DEFAULT_REPORT, help="a report with the shape matrix")
+    parser.add_argument(
+        "report",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_REPORT,
+        help=f"a report with the shape matrix (default: {DEFAULT_REPORT.relative_to(DEFAULT_REPORT.parent.parent)})",
+    )
     args = parser.parse_args(argv)
     try:
         report = json.loads(args.report.read_text())
         memory_mb, buffer_mb = template_defaults()
         rows = price_report(report, memory_mb=memory_mb, buffer_mb=buffer_mb)
-    except (OSError, ValueError, KeyError) as err:
+    except KeyError as err:
+        print(
+            f"python -m bench.price: {args.report}: not a benchmark report with the shape matrix "
+            f"(no {err} in it; python -m bench --shapes writes one)",
+            file=sys.stderr,
+        )
+        return 2
+    except (OSError, ValueError, TypeError) as err:
         print(f"python -m bench.price: {args.report}: {err}", file=sys.stderr)
         return 2
+    if report.get("meta", {}).get("quick"):
+        print("(a quick run: tiny sizes, not figures to price a deployment on)", file=sys.stderr)
     print(
         f"Lambda arm64 at {memory_mb} MB ({memory_mb / LAMBDA_MB_PER_VCPU:.2f} vCPU), {buffer_mb:g} MB buffers, "
         f"${LAMBDA_ARM64_USD_PER_GB_S:.10f} per GB-s, ${LAMBDA_USD_PER_REQUEST * 1e6:.2f} per million requests"

@@ -363,8 +363,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--publish",
         action="store_true",
-        help=f"write the published figures, {PUBLISHED_OUT.relative_to(ROOT)} (with --shapes "
-        f"{PUBLISHED_SHAPES_OUT.relative_to(ROOT)}) and the PNG beside it (full runs only)",
+        help=f"write the published figures, {PUBLISHED_OUT.relative_to(ROOT)} and "
+        f"{PUBLISHED_SHAPES_OUT.relative_to(ROOT)} (with --shapes only the latter) and the PNGs beside them "
+        "(full runs only)",
     )
     parser.add_argument("--shapes", action="store_true", help="run only the shape matrix, every shape")
     parser.add_argument(
@@ -405,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed": SEED,
             "intake": "validating" if args.validating_intake else "draining",
             "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "commit": _commit(),
             "loadavg_start": os.getloadavg(),
         }
     }
@@ -441,6 +444,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if message:
         print(message, file=sys.stderr if code else sys.stdout)
     return code
+
+
+def _commit() -> str | None:
+    """The checkout's commit (``git rev-parse --short HEAD``), ``+dirty`` with uncommitted changes; None outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
 
 
 def verdict(bars: list[dict[str, Any]], *, quick: bool) -> tuple[int, str]:

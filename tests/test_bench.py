@@ -441,3 +441,26 @@ def test_the_price_of_a_run_prices_every_cell(out: Path) -> None:
         text=True,
     )
     assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1 and "Traceback" not in missing.stderr
+
+
+def test_the_price_of_a_file_that_is_no_report_is_one_line(tmp_path: Path) -> None:
+    """JSON without the shape matrix (another tool's figures, say) is named as such in one line, exit 2."""
+    for doc in ({"a": 1}, {"shapes": {"rows": [{"shape": "json"}]}}):
+        path = tmp_path / "other.json"
+        path.write_text(json.dumps(doc))
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.price", str(path)], cwd=ROOT, check=False, capture_output=True, text=True
+        )
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert "not a benchmark report with the shape matrix" in done.stderr
+
+
+def test_a_report_names_when_and_from_which_commit_it_was_made(report: dict[str, Any]) -> None:
+    """The report's meta holds the UTC start time and the checkout's commit, so a published figure can be traced."""
+    import re
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["meta"]["started_utc"])
+    if (ROOT / ".git").exists():
+        assert re.fullmatch(r"[0-9a-f]{7,40}(\+dirty)?", report["meta"]["commit"])
+    else:  # not a git checkout (an unpacked archive): nothing to name
+        assert report["meta"]["commit"] is None

@@ -15,6 +15,7 @@ before the first request.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Mapping
@@ -204,7 +205,6 @@ class ThreadLocalTransport:
         self._open: set[http.client.HTTPConnection] = set()
         self._proxied: HttpTransport | None = None
         self._tls = tls
-        self._targets: dict[str, _Target] = {}  # each URL parsed once
 
     def close(self) -> None:
         """Close every thread's connections (a thread's next request opens a new one)."""
@@ -220,9 +220,7 @@ class ThreadLocalTransport:
         """POST ``body`` to ``url`` and read the whole answer."""
         import http.client
 
-        target = self._targets.get(url)
-        if target is None:
-            target = self._targets[url] = _Target.of(url)
+        target = _target(url)
         if self._proxy_applies(target.key[0], target.key[1]):
             return self._via_proxy().post(url, body, headers, timeout)
         key, where = target.key, target.where
@@ -298,15 +296,19 @@ class _Target:
     where: str
     path: str
 
-    @classmethod
-    def of(cls, url: str) -> _Target:
-        """Raises ValueError for a port that is not a number, as :func:`urllib.parse.urlsplit` does."""
-        parts = urlsplit(url)
-        path = parts.path or "/"
-        if parts.query:
-            path = f"{path}?{parts.query}"
-        # host:port, as the error names it
-        return cls((parts.scheme, parts.hostname or url, parts.port), parts.netloc.rpartition("@")[2] or url, path)
+
+@functools.lru_cache(maxsize=64)
+def _target(url: str) -> _Target:
+    """``url`` taken apart once (the logs sender posts to one URL hundreds of times per invocation).
+
+    Raises ValueError for a port that is not a number, as :func:`urllib.parse.urlsplit` does.
+    """
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    # host:port, as the error names it
+    return _Target((parts.scheme, parts.hostname or url, parts.port), parts.netloc.rpartition("@")[2] or url, path)
 
 
 def _closed_by_server(sock: socket.socket) -> bool:

@@ -5,8 +5,9 @@ is already in the Lambda runtime; it keeps connections alive per host, sets
 ``TCP_NODELAY`` (without it, Nagle's algorithm holds a request's body for the
 server's delayed ACK, up to 40 ms per request on Linux), and is thread-safe.
 :class:`ThreadLocalTransport`, the logs intake's, keeps one ``http.client``
-connection per worker thread and host: the fewest Python steps per request
-for the sink that sends hundreds per invocation. Proxies come from
+connection per worker thread and host, and writes each request and reads the
+usual answer in the fewest Python steps (:mod:`logship._http11`): the sink
+sends hundreds of requests per invocation. Proxies come from
 ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` as :mod:`urllib.request` reads
 them, as ``requests`` and the AWS SDK do. Neither imports its HTTP library
 before the first request.
@@ -172,13 +173,14 @@ class ThreadLocalTransport:
 
     The logs sender posts hundreds of requests per invocation from a few
     worker threads, and every Python step of a request holds the interpreter
-    lock the main thread needs to build entries. ``http.client`` posts and
-    reads an answer with about half the CPU of urllib3's pools, and in fewer
-    steps (one write of headers and body, no check of an idle connection in
-    use a moment ago), so the main thread waits less (``docs/benchmarks.md``).
-    Each worker thread keeps its own connection per host, so none is shared or
-    locked; ``TCP_NODELAY`` is set by ``http.client``. TLS verifies the
-    server with the system's certificates (:func:`ssl.create_default_context`).
+    lock the main thread needs to build entries. ``http.client`` opens each
+    connection (TCP, ``TCP_NODELAY``, TLS); the request is written in one send
+    and the usual answer (HTTP/1.1, a ``Content-Length`` body) read by
+    :mod:`logship._http11`, about a fifth of the CPU of ``http.client``'s
+    request and parse, and any other answer by ``http.client`` itself
+    (``docs/benchmarks.md``). Each worker thread keeps its own connection per
+    host, so none is shared or locked. TLS verifies the server with the
+    system's certificates (:func:`ssl.create_default_context`).
 
     The contract is :class:`HttpTransport`'s: never retries or follows
     redirects; a failure without an answer raises
@@ -220,23 +222,27 @@ class ThreadLocalTransport:
         """POST ``body`` to ``url`` and read the whole answer."""
         import http.client
 
+        from logship import _http11
+
         target = _target(url)
         if self._proxy_applies(target.key[0], target.key[1]):
             return self._via_proxy().post(url, body, headers, timeout)
         key, where = target.key, target.where
         connection = self._connection(key, timeout)
         try:
-            connection.request("POST", target.path, body, headers)
-            response = connection.getresponse()
-            data = response.read()
+            if connection.sock is None:
+                connection.connect()
+            status, answer_headers, data, will_close = _http11.post(
+                connection.sock, connection, target.path, headers, body
+            )
         except (OSError, http.client.HTTPException) as err:
             self._drop(key, connection)
             raise TransportError(where, describe_socket_failure(err)) from err
-        if response.will_close:
+        if will_close:
             self._drop(key, connection)
         else:
             self._local.used[key] = time.monotonic()
-        return HttpResponse(response.status, {name.lower(): value for name, value in response.getheaders()}, data)
+        return HttpResponse(status, answer_headers, data)
 
     def _connection(self, key: tuple[str, str, int | None], timeout: float) -> http.client.HTTPConnection:
         """The calling thread's connection to ``key``'s host, opened when there is none (or the server closed it)."""

@@ -11,6 +11,7 @@ stopped with an error that names where the key comes from.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import threading
@@ -75,6 +76,10 @@ class DeliveryReport:
     accepted: int = 0
     rejected: list[tuple[bytes, str]] = dataclasses.field(default_factory=list)
     undelivered: list[bytes] = dataclasses.field(default_factory=list)
+    #: Where each of ``undelivered`` was among the entries sent: its index in the batch
+    #: (:meth:`DatadogSender.submit`), or in the order :meth:`Delivery.add` took them (a
+    #: :class:`Delivery`'s report). :meth:`merge` appends them as they are.
+    undelivered_at: list[int] = dataclasses.field(default_factory=list, compare=False, repr=False)
     requests: int = 0
     retries: int = 0
     splits: int = 0
@@ -89,6 +94,7 @@ class DeliveryReport:
         self.accepted += other.accepted
         self.rejected.extend(other.rejected)
         self.undelivered.extend(other.undelivered)
+        self.undelivered_at.extend(other.undelivered_at)
         self.requests += other.requests
         self.retries += other.retries
         self.splits += other.splits
@@ -227,6 +233,8 @@ class DatadogSender:
             return True
 
         split_until(batch, accept)
+        if report.undelivered:
+            report.undelivered_at = _places(report.undelivered, batch)
         return report
 
     def _post(
@@ -279,6 +287,14 @@ class DatadogSender:
             report.retries += 1
 
 
+def _places(some: list[bytes], batch: list[bytes]) -> list[int]:
+    """Where each of ``some`` (the very objects, in order) is in ``batch``."""
+    places: dict[int, collections.deque[int]] = collections.defaultdict(collections.deque)
+    for place, entry in enumerate(batch):
+        places[id(entry)].append(place)
+    return [places[id(entry)].popleft() for entry in some]
+
+
 class Delivery:
     """One run of sending: full batches leave for the worker threads while more entries are added.
 
@@ -292,8 +308,10 @@ class Delivery:
         self._batcher = requests.batcher(
             max_entries=sender.options.max_batch_entries, max_bytes=sender.options.max_batch_bytes
         )
-        self._futures: list[Future[DeliveryReport]] = []
+        # Each batch's report, and where its first entry is in the order add() took them.
+        self._futures: list[tuple[Future[DeliveryReport], int]] = []
         self._report = DeliveryReport()
+        self._dispatched = 0
 
     def add(self, entries: Iterable[bytes]) -> None:
         """Queue entries; each batch they fill goes out at once."""
@@ -301,19 +319,24 @@ class Delivery:
             self._dispatch(batch)
 
     def _dispatch(self, batch: list[bytes]) -> None:
+        start = self._dispatched
+        self._dispatched += len(batch)
         if self._sender.stopped:
             self._report.undelivered.extend(batch)
+            self._report.undelivered_at.extend(range(start, start + len(batch)))
             return
         # The body is joined here, while the entries are still in this core's cache,
         # rather than by a worker that would take the interpreter lock to do it.
-        self._futures.append(self._sender.submit(batch, self._deadline, requests.payload(batch)))
+        self._futures.append((self._sender.submit(batch, self._deadline, requests.payload(batch)), start))
 
     def finish(self) -> DeliveryReport:
         """Send what is left, wait for every request, and account for every entry."""
         last = self._batcher.flush()
         if last:
             self._dispatch(last)
-        for future in self._futures:
-            self._report.merge(future.result())
+        for future, start in self._futures:
+            report = future.result()
+            report.undelivered_at = [start + place for place in report.undelivered_at]
+            self._report.merge(report)
         self._futures = []
         return self._report

@@ -15,6 +15,7 @@ With ``LOGSHIP_DATADOG_ENABLED=false`` nothing is sent to Datadog (S3 only).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import time
@@ -225,7 +226,7 @@ class Logship:
         owners = _EntryOwners()
         for outcome, entries in transform(firehose_event, settings.transform):
             if entries:
-                owners.add(entries, len(outcomes))
+                owners.add(len(entries), len(outcomes))
                 delivery.add(entries)
             outcomes.append(outcome)
         transformed = time.monotonic()
@@ -235,7 +236,7 @@ class Logship:
         kept = self._keep_undelivered(report, firehose_event.invocation_id)
         # 3. Entries neither accepted nor kept: fail the batch while its retry would repeat
         #    nothing, or else fail their records alone.
-        unkept = sorted(p for p in owners.records(kept.unkept) if outcomes[p].result == "Ok")
+        unkept = sorted(p for p in owners.records(kept.unkept_at) if outcomes[p].result == "Ok")
         final = tuple(outcomes)
         if unkept:
             if not report.accepted:
@@ -297,7 +298,11 @@ class Logship:
                 problem,
                 extra={"rejected": len(rejected)},
             )
-        return _Kept(unkept=delivery.undelivered, problem=problem if delivery.undelivered else None)
+        return _Kept(
+            unkept=delivery.undelivered,
+            unkept_at=delivery.undelivered_at,
+            problem=problem if delivery.undelivered else None,
+        )
 
     def _reingest(
         self, event: FirehoseEvent, outcomes: tuple[RecordOutcome, ...], deadline: float
@@ -341,31 +346,36 @@ class _Kept:
     dead_lettered: int = 0
     #: Undelivered entries that no dead letter holds.
     unkept: list[bytes] = dataclasses.field(default_factory=list)
+    #: Where each of them was in the order they were given to the delivery.
+    unkept_at: list[int] = dataclasses.field(default_factory=list)
     #: Why they are not kept ("no dead letter is configured", "the dead letter could not be written (...)").
     problem: str | None = None
 
 
 class _EntryOwners:
-    """The record each entry sent to Datadog came from, by the entry object's identity.
+    """The record each entry sent to Datadog came from, by the entry's place in the order they were sent.
 
-    The sender reports undelivered entries as the very objects it was given,
-    and each stays referenced from :meth:`add` to the report, so its ``id()``
-    is not reused meanwhile. One dict insert per entry, no copy of it.
+    The delivery reports where each undelivered entry was in that order
+    (``DeliveryReport.undelivered_at``); each record's entries are added
+    whole, so the running counts say whose it was. Two numbers per record,
+    nothing per entry.
     """
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_ends", "_positions")
 
     def __init__(self) -> None:
-        self._owner: dict[int, int] = {}
+        self._ends: list[int] = []  # after each record's entries, how many were added in all
+        self._positions: list[int] = []
 
-    def add(self, entries: list[bytes], position: int) -> None:
-        """Note that ``entries`` come from the record at ``position``."""
-        self._owner.update(dict.fromkeys(map(id, entries), position))
+    def add(self, count: int, position: int) -> None:
+        """Note that the next ``count`` entries come from the record at ``position``."""
+        self._ends.append((self._ends[-1] if self._ends else 0) + count)
+        self._positions.append(position)
 
-    def records(self, entries: list[bytes]) -> set[int]:
-        """Positions of the records ``entries`` came from."""
-        owner = self._owner
-        return {owner[id(entry)] for entry in entries if id(entry) in owner}
+    def records(self, places: Iterable[int]) -> set[int]:
+        """Positions of the records whose entries were at ``places`` (0-based) in the order they were sent."""
+        ends, positions = self._ends, self._positions
+        return {positions[bisect.bisect_right(ends, place)] for place in places}
 
 
 def _retry_error(report: DeliveryReport, kept: _Kept) -> DeliveryError:

@@ -176,6 +176,7 @@ def test_accepted_plus_undelivered_equals_sent_under_any_faults(messages, faults
         assert report.accepted == len(got)
         kept = [e for e, _ in report.rejected] + report.undelivered
         assert sorted(got + kept) == sorted(entries)
+        assert [entries[place] for place in report.undelivered_at] == report.undelivered
         assert all(r.raw_bytes <= 20_000 and r.entries <= 1000 for r in intake.requests if r.status == 202)
 
 
@@ -234,3 +235,45 @@ def test_handler_delivers_or_dead_letters_every_event_never_both(local_aws, batc
     expected = [m for ms in messages for m in ms]
     assert collections.Counter(delivered + dead) == collections.Counter(expected)
     assert not set(delivered) & set(dead)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.lists(TEXT, min_size=1, max_size=40), min_size=2, max_size=8),
+    st.lists(st.sampled_from([202, 202, 0, 500, 503]), max_size=24),
+    st.integers(1, 3),
+)
+def test_without_a_dead_letter_exactly_the_records_with_logs_not_accepted_are_answered_failed(
+    batches, answers, concurrency
+):
+    """No dead letter: a record is ProcessingFailed if and only if one of its logs did not reach Datadog."""
+    from conftest import FakeContext, data_record
+
+    from logship.datadog.logs import DatadogSender
+    from logship.errors import DeliveryError
+    from logship.firehose.app import Logship
+
+    messages = [[f"{b}-{n}:{text}" for n, text in enumerate(texts)] for b, texts in enumerate(batches)]
+    event = firehose_event([data_record(f"r{b}", ms) for b, ms in enumerate(messages)])
+    with IntakeEmulator() as intake:
+        for status in answers:  # in order: requests accepted, failed, or dropped
+            if status == 202:
+                intake.accept_late(0.0)
+            else:
+                intake.fail_next(status)
+        config = Settings.from_env({"DD_URL": intake.url, "DD_API_KEY": "k", "ONLY_JSON": "false"})
+        options = dataclasses.replace(
+            config.logs, retry=RetryPolicy(max_attempts=2), max_batch_entries=7, concurrency=concurrency
+        )
+        sender = DatadogSender(options, _Key(), sleep=lambda _s: None)
+        with Logship(config, sender=sender) as app:
+            try:
+                response = app.handle(event, FakeContext())
+            except DeliveryError:  # nothing accepted: the whole batch is retried by Firehose
+                assert intake.entries == []
+                return
+        delivered = {e["message"] for e in intake.entries}
+    failed = [r["result"] == "ProcessingFailed" for r in response["records"]]
+    assert failed == [not set(ms) <= delivered for ms in messages]

@@ -195,3 +195,21 @@ def test_every_synthetic_shape_takes_the_column_path(shape):
         )
         assert fast is not None
         assert fast[0] == list(build_entries(batch, tags, options, encoded=raws))
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        # The name written with an escape, and "status" inside a string: renaming the text would move the wrong one.
+        [r'{"st\u0061tus": 500, "msg": "x\"status", "level": "error"}', '{"status": 200, "msg": "ok"}'],
+        ['{"status": 404, "msg": "status"}', '{"status": 200, "msg": "ok"}'],  # "status" as a value too
+        ['{"status": 503, "upstream": {"status": "down"}}', '{"status": 200, "upstream": {"status": "up"}}'],
+    ],
+)
+def test_an_http_status_is_moved_right_whatever_else_spells_status(messages):
+    """An HTTP status becomes status_code, the app's other "status" texts untouched, as on the per-event path."""
+    fast, slow = both_paths(messages, [NOW_MS - 1] * len(messages), only_json=True)
+    assert fast is not None
+    assert [orjson.loads(entry) for entry in fast[0]] == [orjson.loads(entry) for entry in slow]
+    assert all("status_code" in orjson.loads(entry) for entry in fast[0])
+

@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -178,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if args.shape or args.shapes:
         shapes = list(dict.fromkeys(args.shape)) if args.shape else shape_names()
         report = measure_shapes(shapes, args.size or 1_000_000, args.calls, args.jobs)
@@ -194,6 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:<8} {value:>15,} instructions per invocation")
         print(f"logship / floor {report['logship_over_floor']:.2f}, seed / logship {report['seed_over_logship']:.2f}")
     if args.out:
+        from bench.run import checkout_commit
+
+        report["meta"] = {
+            "command": " ".join(["python -m bench.instructions", *(argv if argv is not None else sys.argv[1:])]),
+            "started_utc": started,
+            "commit": checkout_commit(),
+        }
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 

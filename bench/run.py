@@ -407,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "intake": "validating" if args.validating_intake else "draining",
             "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "commit": _commit(),
+            "commit": checkout_commit(),
             "loadavg_start": os.getloadavg(),
         }
     }
@@ -446,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _commit() -> str | None:
+def checkout_commit() -> str | None:
     """The checkout's commit (``git rev-parse --short HEAD``), ``+dirty`` with uncommitted changes; None outside git."""
     try:
         commit = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -53,3 +54,15 @@ def test_instruction_counts_per_shape_cover_the_fastest_floor_and_logship(tmp_pa
     assert figures["only_json"] is True
     assert figures["logship_over_fastest_floor"] == pytest.approx(counts["logship"] / counts["fastest_floor"])
     assert figures["logship_per_event"] == pytest.approx(counts["logship"] / figures["events"])
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_an_instruction_report_names_its_command_start_and_commit(tmp_path: Path) -> None:
+    """As the timing reports do: a published count can be traced to the code it measured."""
+    out = tmp_path / "shapes.json"
+    args = ["--shape", "json", "--size", "20000", "--calls", "1", "--out", str(out)]
+    subprocess.run([sys.executable, "-m", "bench.instructions", *args], cwd=ROOT, check=True, capture_output=True)
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["command"] == "python -m bench.instructions " + " ".join(args)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", meta["started_utc"])
+    assert meta["commit"] is None or re.fullmatch(r"[0-9a-f]{7,40}(\+dirty)?", meta["commit"])

@@ -152,10 +152,13 @@ def _merged(
     the app's own text is kept. Either way what logship adds follows, before
     the closing brace, in entries._enrich's order.
     """
-    present = list(map(RESERVED.intersection, docs))
-    names = present[0]
-    if present.count(names) != len(present) or not names <= _MERGEABLE:
+    # The first log's reserved names, which every log must name, and no other (checked without a set per log).
+    names = RESERVED.intersection(docs[0])
+    if not names <= _MERGEABLE or not all(map(RESERVED.difference(names).isdisjoint, docs)):
         return None
+    for name in names:
+        if not all(map(dict.__contains__, docs, repeat(name))):
+            return None
     # Every check first, so that a record handed back to the per-event path is left as it came.
     tags = _tags_step(docs, names, context)
     status = _status_step(docs, names, status_of)
@@ -174,20 +177,23 @@ def _merged(
             return None
     else:
         heads = _heads(raws)
-    # The steps' parts repeat or run as long as the logs: the logs' own length decides.
-    return list(map(_join, zip(heads, tags.parts, status.parts, dates.parts, strict=False)))
+    # One join per entry of every step's columns; the logs' own length decides (the steps' repeat).
+    return list(map(_join, zip(heads, *tags.columns, *status.columns, *dates.columns, strict=False)))
 
 
 class _Step:
     """One step of a merge: its part of each entry (after the app's fields), and what it changes in them.
 
-    ``change`` runs only once every step has accepted the record.
+    The part is given as columns, each a piece of every entry's part in turn
+    (a constant repeated, or one value per log), so that each entry is joined
+    once from all the steps' columns. ``change`` runs only once every step has
+    accepted the record.
     """
 
-    __slots__ = ("change", "parts")
+    __slots__ = ("change", "columns")
 
-    def __init__(self, parts: Iterable[bytes], change: Callable[[], object] | None = None) -> None:
-        self.parts = parts
+    def __init__(self, *columns: Iterable[bytes], change: Callable[[], object] | None = None) -> None:
+        self.columns = columns
         self.change = change
 
 
@@ -214,7 +220,9 @@ def _tags_step(docs: list[dict[str, Any]], names: frozenset[str], context: _Cont
         added["ddsource"] = context.source
     if context.service and "service" not in names:
         added["service"] = context.service
-    return _Step(repeat(b"," + orjson.dumps(added)[1:-1] if added else b""), change)
+    if not added:
+        return _Step(change=change)
+    return _Step(repeat(b"," + orjson.dumps(added)[1:-1]), change=change)
 
 
 def _status_step(docs: list[dict[str, Any]], names: frozenset[str], status_of: StatusOf) -> _Step | None:
@@ -228,20 +236,17 @@ def _status_step(docs: list[dict[str, Any]], names: frozenset[str], status_of: S
         if None in levels:
             return None
         if levels == codes:
-            return _Step(repeat(b""))
-        return _Step(repeat(b""), functools.partial(_consume, map(dict.__setitem__, docs, repeat("status"), levels)))
+            return _Step()
+        return _Step(change=functools.partial(_consume, map(dict.__setitem__, docs, repeat("status"), levels)))
     if not kinds <= _HTTP_CODE_KINDS or any(map(dict.__contains__, docs, repeat(_STATUS_CODE))):
         return None
     # HTTP codes: moved to status_code, the level read from the other fields (status_of skips a number).
-    parts = map(
-        _join,
-        zip(
-            repeat(b',"' + _STATUS_CODE.encode() + b'":'),
-            _digits(codes),
-            map(_STATUS_PARTS.__getitem__, _statuses(docs, status_of)),
-        ),
+    return _Step(
+        repeat(b',"' + _STATUS_CODE.encode() + b'":'),
+        _digits(codes),
+        map(_STATUS_PARTS.__getitem__, _statuses(docs, status_of)),
+        change=functools.partial(_consume, map(dict.pop, docs, repeat("status"))),
     )
-    return _Step(parts, functools.partial(_consume, map(dict.pop, docs, repeat("status"))))
 
 
 def _date_step(
@@ -264,7 +269,7 @@ def _date_step(
     original = b',"logship":{"original_' + name.encode() + b'":'
     if fate is REWRITE:  # in milliseconds, the app's value kept under logship
         rewrite = functools.partial(_consume, map(dict.__setitem__, docs, repeat(name), ms))
-        return _Step(map(_join, zip(repeat(original), map(orjson.dumps, values), repeat(b"}}"))), rewrite)
+        return _Step(repeat(original), map(orjson.dumps, values), repeat(b"}}"), change=rewrite)
     return _removed_date(docs, name, values, timestamps, window)
 
 
@@ -274,8 +279,8 @@ def _event_time(timestamps: list[int], window: DateWindow) -> _Step | None:
     if fresh is None:
         return None
     if fresh:
-        return _Step(map(_join, zip(repeat(b',"timestamp":'), _digits(timestamps), repeat(b"}"))))
-    return _Step(map(_join, zip(repeat(_STALE_TIMESTAMP), _digits(timestamps), repeat(b"}}"))))
+        return _Step(repeat(b',"timestamp":'), _digits(timestamps), repeat(b"}"))
+    return _Step(repeat(_STALE_TIMESTAMP), _digits(timestamps), repeat(b"}}"))
 
 
 def _removed_date(
@@ -286,22 +291,26 @@ def _removed_date(
     if fresh is None:
         return None
     original = b',"logship":{"original_' + name.encode() + b'":'
-    parts: Iterable[tuple[bytes, ...]]
+    columns: tuple[Iterable[bytes], ...]
     if fresh:
-        parts = zip(
-            repeat(original), map(orjson.dumps, values), repeat(b'},"timestamp":'), _digits(timestamps), repeat(b"}")
+        columns = (
+            repeat(original),
+            map(orjson.dumps, values),
+            repeat(b'},"timestamp":'),
+            _digits(timestamps),
+            repeat(b"}"),
         )
     elif name == "timestamp":  # the app's own is the original timestamp
-        parts = zip(repeat(original), map(orjson.dumps, values), repeat(b"}}"))
+        columns = (repeat(original), map(orjson.dumps, values), repeat(b"}}"))
     else:
-        parts = zip(
+        columns = (
             repeat(original),
             map(orjson.dumps, values),
             repeat(b',"original_timestamp":'),
             _digits(timestamps),
             repeat(b"}}"),
         )
-    return _Step(map(_join, parts), functools.partial(_consume, map(dict.pop, docs, repeat(name))))
+    return _Step(*columns, change=functools.partial(_consume, map(dict.pop, docs, repeat(name))))
 
 
 def _plain_entries(events: list[LogEvent], context: _Context) -> list[bytes] | None:

@@ -291,26 +291,20 @@ def _removed_date(
     if fresh is None:
         return None
     original = b',"logship":{"original_' + name.encode() + b'":'
-    columns: tuple[Iterable[bytes], ...]
+    # After the app's value kept under logship: the event time as the entry's, or kept beside it.
+    rest: tuple[Iterable[bytes], ...]
     if fresh:
-        columns = (
-            repeat(original),
-            map(orjson.dumps, values),
-            repeat(b'},"timestamp":'),
-            _digits(timestamps),
-            repeat(b"}"),
-        )
+        rest = (repeat(b'},"timestamp":'), _digits(timestamps), repeat(b"}"))
     elif name == "timestamp":  # the app's own is the original timestamp
-        columns = (repeat(original), map(orjson.dumps, values), repeat(b"}}"))
+        rest = (repeat(b"}}"),)
     else:
-        columns = (
-            repeat(original),
-            map(orjson.dumps, values),
-            repeat(b',"original_timestamp":'),
-            _digits(timestamps),
-            repeat(b"}}"),
-        )
-    return _Step(*columns, change=functools.partial(_consume, map(dict.pop, docs, repeat(name))))
+        rest = (repeat(b',"original_timestamp":'), _digits(timestamps), repeat(b"}}"))
+    return _Step(
+        repeat(original),
+        map(orjson.dumps, values),
+        *rest,
+        change=functools.partial(_consume, map(dict.pop, docs, repeat(name))),
+    )
 
 
 def _plain_entries(events: list[LogEvent], context: _Context) -> list[bytes] | None:

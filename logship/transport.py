@@ -176,7 +176,7 @@ class ThreadLocalTransport:
     lock the main thread needs to build entries. ``http.client`` opens each
     connection (TCP, ``TCP_NODELAY``, TLS); the request is written in one send
     and the usual answer (HTTP/1.1, a ``Content-Length`` body) read by
-    :mod:`logship._http11`, about a fifth of the CPU of ``http.client``'s
+    :mod:`logship._http11`, in half the CPU of ``http.client``'s
     request and parse, and any other answer by ``http.client`` itself
     (``docs/benchmarks.md``). Each worker thread keeps its own connection per
     host, so none is shared or locked. TLS verifies the server with the
@@ -229,12 +229,12 @@ class ThreadLocalTransport:
             return self._via_proxy().post(url, body, headers, timeout)
         key, where = target.key, target.where
         connection = self._connection(key, timeout)
+        # What http.client refuses to send (ValueError, InvalidURL) is refused before any connecting.
+        head = _http11.request_head(connection, target.path, headers, len(body))
         try:
             if connection.sock is None:
                 connection.connect()
-            status, answer_headers, data, will_close = _http11.post(
-                connection.sock, connection, target.path, headers, body
-            )
+            status, answer_headers, data, will_close = _http11.exchange(connection.sock, head, body)
         except (OSError, http.client.HTTPException) as err:
             self._drop(key, connection)
             raise TransportError(where, describe_socket_failure(err)) from err
@@ -260,12 +260,15 @@ class ThreadLocalTransport:
                 connection = None
         if connection is None:
             scheme, host, port = key
+            # The default port given, so http.client never reads an IPv6 address's last group as one.
             if scheme == "https":
                 if self._tls is None:
                     self._tls = ssl.create_default_context()
-                connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
+                connection = http.client.HTTPSConnection(
+                    host, port or http.client.HTTPS_PORT, timeout=timeout, context=self._tls
+                )
             else:
-                connection = http.client.HTTPConnection(host, port, timeout=timeout)
+                connection = http.client.HTTPConnection(host, port or http.client.HTTP_PORT, timeout=timeout)
             local.connections[key] = connection
             with self._lock:
                 self._open.add(connection)

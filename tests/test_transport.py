@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import http.client
 import http.server
 import ipaddress
 import socket
@@ -16,7 +17,7 @@ import pytest
 
 from logship.errors import TransportError
 from logship.testing.emulator import IntakeEmulator
-from logship.transport import ThreadLocalTransport
+from logship.transport import ThreadLocalTransport, _target
 
 HEADERS = {"DD-API-KEY": "k", "Content-Type": "application/json"}
 
@@ -32,6 +33,42 @@ def test_requests_of_one_thread_share_one_connection_with_nagle_off(intake: Inta
         assert connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/api/v2/logs", {"DD-API-KEY": "k\r\nX-Injected: 1"}),
+        ("/api/v2/logs", {"Bad:Name": "1"}),
+        ("/api/v2/logs", {"Transfer-Encoding": "chunked"}),
+        ("/api/v2/l ogs", HEADERS),
+        ("/api/v2/l\x7fogs", HEADERS),
+    ],
+)
+def test_a_request_http_client_would_refuse_is_refused_before_anything_is_sent(
+    intake: IntakeEmulator, path: str, headers: dict[str, str]
+) -> None:
+    """A value error, not a transport failure to retry; the kept-alive connection is kept, nothing more is sent."""
+    transport = ThreadLocalTransport()
+    try:
+        assert transport.post(intake.intake_url, b"[]", HEADERS, 5.0).status == 202
+        url = intake.intake_url.replace("/api/v2/logs", path)
+        with pytest.raises((ValueError, http.client.InvalidURL)):
+            transport.post(url, b"[]", headers, 5.0)
+        assert transport.post(intake.intake_url, b"[]", HEADERS, 5.0).status == 202
+        assert (len(intake.requests), intake.connections) == (2, 1)
+    finally:
+        transport.close()
+
+
+def test_a_url_without_a_port_connects_to_the_scheme_s_port_ipv6_included() -> None:
+    """http://[::1]/ is port 80 of ::1, not port 1 of "::" (as http.client would read a bare IPv6 address)."""
+    transport = ThreadLocalTransport(proxies={})
+    for url, port in (("http://[::1]/api/v2/logs", 80), ("https://[::1]/api/v2/logs", 443), ("http://a.example/", 80)):
+        target = _target(url)
+        connection = transport._connection(target.key, 1.0)
+        assert (connection.host, connection.port) == (target.key[1], port)
+    transport.close()
 
 
 def test_each_thread_has_its_own_connection_and_close_ends_them_all(intake: IntakeEmulator) -> None:

@@ -260,15 +260,12 @@ class ThreadLocalTransport:
                 connection = None
         if connection is None:
             scheme, host, port = key
-            # The default port given, so http.client never reads an IPv6 address's last group as one.
             if scheme == "https":
                 if self._tls is None:
                     self._tls = ssl.create_default_context()
-                connection = http.client.HTTPSConnection(
-                    host, port or http.client.HTTPS_PORT, timeout=timeout, context=self._tls
-                )
+                connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
             else:
-                connection = http.client.HTTPConnection(host, port or http.client.HTTP_PORT, timeout=timeout)
+                connection = http.client.HTTPConnection(host, port, timeout=timeout)
             local.connections[key] = connection
             with self._lock:
                 self._open.add(connection)
@@ -297,9 +294,19 @@ class ThreadLocalTransport:
             return self._proxied
 
 
+# Each scheme's port when a URL names none (RFC 9110 sections 4.2.1 and 4.2.2).
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Target:
-    """What a request needs of its URL: the connection's key (scheme, host, port), host:port for errors, the path."""
+    """What a request needs of its URL: the connection's key (scheme, host, port), host:port for errors, the path.
+
+    The key's port is the scheme's when the URL names none (``http://h/`` and
+    ``http://h:80/`` share a connection), so http.client is always given one:
+    left to find it in the host, it would read a bare IPv6 address's last
+    group as the port.
+    """
 
     key: tuple[str, str, int | None]
     where: str
@@ -316,8 +323,9 @@ def _target(url: str) -> _Target:
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
     # host:port, as the error names it
-    return _Target((parts.scheme, parts.hostname or url, parts.port), parts.netloc.rpartition("@")[2] or url, path)
+    return _Target((parts.scheme, parts.hostname or url, port), parts.netloc.rpartition("@")[2] or url, path)
 
 
 def _closed_by_server(sock: socket.socket) -> bool:

@@ -17,6 +17,7 @@ import statistics
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -188,6 +189,22 @@ def run_seed(event: dict[str, Any]) -> str:
         return json.dumps(seed_handler(event, sink, only_json=False))
     finally:
         sink.close()
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a report cannot be written to ``path`` (checked before measuring, so no run is lost); None when it can.
+
+    Makes the missing folders, as writing the report would.
+    """
+    if path.is_dir():
+        return f"{path} is a directory"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return f"{path}: {err.strerror or err}"
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"{path}: not writable"
+    return None
 
 
 def quiet_logship_logs() -> None:

@@ -174,8 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, event_path, calls, url, only_json = args.child
         child(name, event_path, int(calls), url, only_json == "true")
         return 0
-    if args.calls < 1 or (args.size is not None and args.size < 1):
-        parser.error("--calls and --size must be 1 or more")
+    if args.calls < 1 or args.jobs < 1 or (args.size is not None and args.size < 1):
+        parser.error("--calls, --jobs and --size must be 1 or more")
+    from bench.harness import unwritable
+
+    problem = unwritable(args.out) if args.out is not None else None
+    if problem:
+        parser.error(f"--out: {problem}")
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2

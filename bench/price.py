@@ -94,6 +94,30 @@ def price_report(report: dict[str, Any], *, memory_mb: int, buffer_mb: float) ->
     return out
 
 
+def _priced(path: Path, *, memory_mb: int, buffer_mb: float) -> tuple[dict[str, Any], list[dict[str, Any]]] | str:
+    """The report at ``path`` and its priced rows, or why it cannot be priced (one line)."""
+    try:
+        report = json.loads(path.read_bytes())
+    except OSError as err:
+        return str(err)
+    except ValueError:
+        return "not JSON (python -m bench writes its reports as JSON)"
+    try:
+        rows = price_report(report, memory_mb=memory_mb, buffer_mb=buffer_mb)
+    except (KeyError, TypeError, AttributeError) as err:
+        if _counts_instructions(report):
+            return "an instruction-count report (python -m bench.instructions); prices come from a timed one"
+        missing = f"no {err} in it; " if isinstance(err, KeyError) else ""
+        return f"not a benchmark report with the shape matrix ({missing}python -m bench --shapes writes one)"
+    return (report, rows) if rows else "its shape matrix has no rows"
+
+
+def _counts_instructions(report: object) -> bool:
+    """True for a report of ``python -m bench.instructions`` (counts per shape, no timings)."""
+    shapes = report.get("shapes") if isinstance(report, dict) else None
+    return isinstance(shapes, dict) and any(isinstance(v, dict) and "instructions" in v for v in shapes.values())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.price", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -105,21 +129,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        report = json.loads(args.report.read_text())
         memory_mb, buffer_mb = template_defaults()
-        rows = price_report(report, memory_mb=memory_mb, buffer_mb=buffer_mb)
-    except KeyError as err:
-        print(
-            f"python -m bench.price: {args.report}: not a benchmark report with the shape matrix "
-            f"(no {err} in it; python -m bench --shapes writes one)",
-            file=sys.stderr,
-        )
+    except (OSError, ValueError) as err:
+        print(f"python -m bench.price: {err}", file=sys.stderr)
         return 2
-    except (OSError, ValueError, TypeError) as err:
-        print(f"python -m bench.price: {args.report}: {err}", file=sys.stderr)
+    loaded = _priced(args.report, memory_mb=memory_mb, buffer_mb=buffer_mb)
+    if isinstance(loaded, str):
+        print(f"python -m bench.price: {args.report}: {loaded}", file=sys.stderr)
         return 2
-    if report.get("meta", {}).get("quick"):
+    report, rows = loaded
+    meta = report.get("meta") or {}
+    if meta.get("quick"):
         print("(a quick run: tiny sizes, not figures to price a deployment on)", file=sys.stderr)
+    if meta.get("command"):
+        commit = meta.get("commit") or "an unknown commit"
+        print(f"{args.report}: {meta['command']}, at {commit}, started {meta.get('started_utc')}")
     print(
         f"Lambda arm64 at {memory_mb} MB ({memory_mb / LAMBDA_MB_PER_VCPU:.2f} vCPU), {buffer_mb:g} MB buffers, "
         f"${LAMBDA_ARM64_USD_PER_GB_S:.10f} per GB-s, ${LAMBDA_USD_PER_REQUEST * 1e6:.2f} per million requests"

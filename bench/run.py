@@ -41,6 +41,7 @@ from bench.harness import (
     run_logship,
     run_seed,
     steal_share,
+    unwritable,
     verify_logship,
 )
 from bench.intake import IntakeProcess
@@ -391,6 +392,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as err:
         parser.error(str(err))
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):
+        problem = unwritable(path) if path is not None else None
+        if problem:
+            parser.error(f"{flag}: {problem}")
     reps = args.reps or (2 if args.quick else 5)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     largest = sizes[-1][1]

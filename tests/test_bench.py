@@ -241,10 +241,16 @@ def test_a_run_of_one_shape_measures_only_that_shape(tmp_path: Path) -> None:
         (["--shape", "no-such-shape"], "invalid choice"),
         (["--publish", "--shape", "plain"], "every shape"),
         (["--reps", "0", "--shapes"], "--reps must be 1 or more"),
+        (["--shape", "plain", "--quick", "--out", "docs"], "--out: docs is a directory"),
+        (["--shape", "plain", "--quick", "--out", "pyproject.toml/x.json"], "--out: pyproject.toml/x.json: "),
+        (["--shape", "plain", "--quick", "--plot", "docs"], "--plot: docs is a directory"),
     ],
 )
 def test_a_mistaken_matrix_option_is_one_line_and_exit_2(args: list[str], message: str) -> None:
-    """A wrong shape name, publishing a partial matrix or no repetitions: one error line, exit 2, no traceback."""
+    """A wrong shape name, publishing a partial matrix, no repetitions or a report path that cannot be written.
+
+    One error line, exit 2, no traceback, before anything is measured.
+    """
     done = subprocess.run(
         [sys.executable, "-m", "bench", *args], cwd=ROOT, check=False, capture_output=True, text=True, timeout=60
     )
@@ -453,6 +459,39 @@ def test_the_price_of_a_file_that_is_no_report_is_one_line(tmp_path: Path) -> No
         )
         assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
         assert "not a benchmark report with the shape matrix" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not JSON"),
+        (b"bench: 1\n", "not JSON"),
+        (b"\xff\xfe{}", "not JSON"),
+        (b"null", "not a benchmark report with the shape matrix"),
+        (b"[1, 2]", "not a benchmark report with the shape matrix"),
+        (b'{"shapes": []}', "not a benchmark report with the shape matrix"),
+        (b'{"shapes": {"rows": []}}', "its shape matrix has no rows"),
+        (b'{"shapes": {"json": {"instructions": {"logship": 1}}}}', "an instruction-count report"),
+    ],
+)
+def test_the_price_of_a_malformed_file_says_what_it_is_in_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    """Not JSON, JSON of another shape, an empty matrix or another tool's report: named in words, exit 2."""
+    path = tmp_path / "report.json"
+    path.write_bytes(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.price", str(path)], cwd=ROOT, check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and message in done.stderr, done.stderr
+
+
+def test_the_price_names_the_run_it_prices(out: Path, report: dict[str, Any]) -> None:
+    """The priced report's command, commit and start come first, so a price can be traced to its run."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.price", str(out)], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    meta = report["meta"]
+    first = done.stdout.splitlines()[0]
+    assert first.startswith(f"{out}: {meta['command']}, at ") and meta["started_utc"] in first
 
 
 def test_a_report_names_when_and_from_which_commit_it_was_made(report: dict[str, Any]) -> None:

@@ -66,3 +66,25 @@ def test_an_instruction_report_names_its_command_start_and_commit(tmp_path: Path
     assert meta["command"] == "python -m bench.instructions " + " ".join(args)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", meta["started_utc"])
     assert meta["commit"] is None or re.fullmatch(r"[0-9a-f]{7,40}(\+dirty)?", meta["commit"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--jobs", "0"], "--calls, --jobs and --size must be 1 or more"),
+        (["--jobs", "-1"], "--calls, --jobs and --size must be 1 or more"),
+        (["--out", "docs"], "--out: docs is a directory"),
+        (["--out", "pyproject.toml/x.json"], "--out: pyproject.toml/x.json: "),
+    ],
+)
+def test_a_mistaken_option_is_one_line_and_exit_2_before_counting(args: list[str], message: str) -> None:
+    """No worker to run valgrind, or a report path that cannot be written: refused before the (long) counting."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.instructions", "--shape", "json", *args],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
